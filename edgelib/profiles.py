@@ -1,0 +1,101 @@
+"""Profiles: one code path, three scales (ARCHITECTURE.md §2).
+
+Every knob a notebook uses lives here, so that the only thing a notebook changes between
+profiles is the first line of its ``parameters`` cell: ``profile = "cpu"``.
+
+- ``smoke``  tests and CI: tiny class-balanced real subsets, narrow nets, one epoch.
+- ``cpu``    the committed results: real CIFAR-10 on 2 CPU cores, CIFAR ResNet-20/32/56.
+- ``paper``  a GPU user: the papers' torchvision ResNets and DenseNets, paper-length training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one backbone is trained (see ``edgelib.train``)."""
+
+    epochs: int
+    batch_size: int = 256
+    lr: float = 0.2  # peak learning rate of SGD + Nesterov
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    warmup_epochs: float = 1.0  # linear warm-up, then cosine to zero
+    width: int = 16  # base width of the CIFAR ResNets (16 in He et al.)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    # --- data (edgelib.data) ---
+    datasets: tuple[str, ...]  # tried in order; CIFAR-100 is marked "needs network" when offline
+    train_per_class: int | None  # None = the whole training set
+    test_per_class: int | None
+    # --- backbones (notebook 00) ---
+    backbones: dict[str, Recipe]  # trained and measured
+    measure_only: tuple[str, ...]  # FLOPs and parameters only (the papers' family)
+    # --- measurement ---
+    latency_batch: int = 1
+    latency_warmup: int = 5
+    latency_repeats: int = 30
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+_PAPER_FAMILY = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+                 "densenet121", "densenet169", "densenet201")
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        datasets=("cifar10",),
+        train_per_class=50,
+        test_per_class=20,
+        backbones={"resnet20": Recipe(epochs=1, batch_size=64, width=8)},
+        measure_only=("resnet18",),
+        latency_warmup=1,
+        latency_repeats=3,
+    ),
+    "cpu": Profile(
+        name="cpu",
+        datasets=("cifar10", "cifar100"),
+        train_per_class=None,
+        test_per_class=None,
+        backbones={
+            "resnet20": Recipe(epochs=12),
+            "resnet32": Recipe(epochs=8),
+            "resnet56": Recipe(epochs=14),  # the 20-minute run of the issue's speed target
+        },
+        measure_only=_PAPER_FAMILY,
+    ),
+    "paper": Profile(
+        name="paper",
+        datasets=("cifar10", "cifar100"),
+        train_per_class=None,
+        test_per_class=None,
+        backbones={name: Recipe(epochs=200, batch_size=128, lr=0.1, warmup_epochs=5)
+                   for name in _PAPER_FAMILY},
+        measure_only=(),
+        latency_repeats=100,
+    ),
+}
+
+
+def get(name: str) -> Profile:
+    """The profile called ``name``; an unknown name fails with the list of valid ones."""
+    if isinstance(name, Profile):
+        return name
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown profile {name!r}; valid profiles are: {', '.join(PROFILES)}"
+        ) from None
+
+
+def override(profile: Profile, **changes) -> Profile:
+    """A copy of ``profile`` with some knobs changed (for experiments in a notebook)."""
+    return replace(profile, **changes)

@@ -1,0 +1,235 @@
+"""One training loop for the whole project, and the cached training of backbones.
+
+Recipe (``profiles.Recipe``): SGD with Nesterov momentum, label smoothing, linear warm-up then
+cosine decay to zero, weight decay on conv/linear weights only; bf16 autocast + channels_last on
+the CPU, bf16 autocast on CUDA. Data stays in memory as uint8 and is augmented per batch
+(``data.Loader``). ``distillation_loss`` is the soft-target loss the two-level issue uses.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import cache, data, models
+from .profiles import Profile, Recipe
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _autocast(dev: torch.device):
+    return torch.autocast(dev.type, dtype=torch.bfloat16)
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                      targets: torch.Tensor, temperature: float = 4.0,
+                      alpha: float = 0.9) -> torch.Tensor:
+    """Hinton et al.: alpha·KL(softmax(t/T) ‖ softmax(s/T))·T² + (1 − alpha)·CE(s, y)."""
+    if temperature <= 0 or not 0 <= alpha <= 1:
+        raise ValueError(f"need temperature > 0 and alpha in [0, 1], got {temperature}, {alpha}")
+    soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=1),
+                    F.softmax(teacher_logits / temperature, dim=1), reduction="batchmean")
+    return alpha * soft * temperature**2 + (1 - alpha) * F.cross_entropy(student_logits, targets)
+
+
+def _optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": recipe.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=True)
+
+
+def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
+    """Linear warm-up to ``peak`` over ``warmup`` steps, then cosine to zero at ``total``."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
+        evaluate_on: data.Split | None = None, loss_fn: LossFn | None = None,
+        desc: str = "train", progress: bool = True) -> dict:
+    """Train ``model`` in place for ``recipe.epochs``; returns the per-epoch history.
+
+    ``loss_fn(logits, labels, images)`` replaces label-smoothed cross-entropy (distillation
+    passes one that runs the teacher on ``images``).
+    """
+    dev = device()
+    model.to(dev).to(memory_format=torch.channels_last)
+    opt = _optimizer(model, recipe)
+    total = recipe.epochs * len(train)
+    warmup = max(1, int(recipe.warmup_epochs * len(train)))
+    if loss_fn is None:
+        def loss_fn(logits, y, _x):
+            return F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
+    history: dict[str, list] = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": []}
+    step, seen, train_seconds = 0, 0, 0.0
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    for epoch in range(recipe.epochs):
+        model.train()
+        loss_sum, correct, count = 0.0, 0, 0
+        start = time.perf_counter()
+        for x, y in train:
+            x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            y = y.to(dev, non_blocking=True)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, total, warmup, recipe.lr)
+            with _autocast(dev):
+                logits = model(x)
+                loss = loss_fn(logits.float(), y, x)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            count += len(y)
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / count:.3f}")
+        train_seconds += time.perf_counter() - start
+        seen += count
+        history["epoch"].append(epoch + 1)
+        history["train_loss"].append(round(loss_sum / count, 6))
+        history["train_acc"].append(round(correct / count, 6))
+        history["test_acc"].append(
+            round(accuracy(model, evaluate_on), 6) if evaluate_on is not None else None)
+        bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / count:.3f}",
+                        test_acc=history["test_acc"][-1])
+    bar.close()
+    history["train_seconds"] = train_seconds
+    history["train_images_per_second"] = seen / max(train_seconds, 1e-9)
+    return history
+
+
+@torch.no_grad()
+def logits(model: torch.nn.Module, split: data.Split, batch_size: int = 500,
+           flip_tta: bool = False) -> torch.Tensor:
+    """Float32 logits of ``model`` on every image of ``split`` (optionally flip-averaged)."""
+    dev = device()
+    model.to(dev).eval()
+    out = []
+    for x, _ in data.Loader(split, batch_size):
+        x = x.to(dev).contiguous(memory_format=torch.channels_last)
+        with _autocast(dev):
+            z = model(x).float()
+            if flip_tta:
+                z = 0.5 * (z + model(x.flip(3)).float())
+        out.append(z.cpu())
+    return torch.cat(out)
+
+
+def accuracy(model: torch.nn.Module, split: data.Split, flip_tta: bool = False) -> float:
+    return (logits(model, split, flip_tta=flip_tta).argmax(1) == split.labels).float().mean().item()
+
+
+# ------------------------------------------------------------------ cached backbone training
+def backbone_config(profile: Profile, model_name: str, dataset: data.Cifar) -> dict:
+    """Everything that determines a trained backbone: the cache key is its hash."""
+    return {"stage": "backbone", "model": model_name, "dataset": dataset.name,
+            "source": dataset.source, "train_size": len(dataset.train),
+            "test_size": len(dataset.test), "recipe": asdict(profile.backbones[model_name]),
+            "seed": profile.seed, "device": device().type}
+
+
+def train_backbone(profile: Profile, model_name: str, dataset: data.Cifar,
+                   progress: bool = True) -> tuple[torch.nn.Module, dict]:
+    """Train (or load from the cache) one backbone of ``profile`` on ``dataset``.
+
+    Returns the model and its record: config, metrics (accuracies, history) and timing.
+    """
+    recipe = profile.backbones[model_name]
+    config = backbone_config(profile, model_name, dataset)
+    folder = cache.entry("backbone", config)
+    width = recipe.width if model_name in models.DEPTHS else None
+    model = models.build(model_name, dataset.num_classes, width=width)
+    if not cache.is_complete(folder):
+        seed_everything(profile.seed)
+        model = models.build(model_name, dataset.num_classes, width=width)
+        loader = data.Loader(dataset.train, recipe.batch_size, train=True, seed=profile.seed)
+        history = fit(model, loader, recipe, evaluate_on=dataset.test,
+                      desc=f"{model_name} on {dataset.name}", progress=progress)
+        metrics = {"test_acc": accuracy(model, dataset.test),
+                   "test_acc_flip_tta": accuracy(model, dataset.test, flip_tta=True),
+                   "history": {k: v for k, v in history.items() if isinstance(v, list)}}
+        timing = {k: history[k] for k in ("train_seconds", "train_images_per_second")}
+        cache.save_model(folder, config, model.cpu(), metrics, timing)
+    cache.load_weights(folder, model)
+    record = {"config": config, "folder": str(folder),
+              "metrics": cache.read_json(folder / "metrics.json"),
+              "timing": cache.read_json(folder / "timing.json")}
+    return model.eval(), record
+
+
+# ---------------------------------------------------------------------------- benchmark
+def throughput(model_name: str, num_classes: int = 10, batch_size: int = 256, steps: int = 5,
+               warmup: int = 2, width: int | None = None) -> float:
+    """Training images per second of one backbone (random data, the real training step)."""
+    model = models.build(model_name, num_classes, width=width)
+    recipe = Recipe(epochs=1, batch_size=batch_size)
+    split = data.Split(torch.randint(0, 256, (batch_size * (steps + warmup), 3, 32, 32),
+                                     dtype=torch.uint8),
+                       torch.randint(0, num_classes, (batch_size * (steps + warmup),)))
+    loader = data.Loader(data.Split(split.images[: batch_size * warmup],
+                                    split.labels[: batch_size * warmup]), batch_size, train=True)
+    fit(model, loader, recipe, progress=False)  # warm-up: allocator, oneDNN kernels
+    loader = data.Loader(data.Split(split.images[batch_size * warmup:],
+                                    split.labels[batch_size * warmup:]), batch_size, train=True)
+    return fit(model, loader, recipe, progress=False)["train_images_per_second"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from . import profiles
+
+    ap = argparse.ArgumentParser(prog="python -m edgelib.train",
+                                 description="Benchmark or pre-train the backbones of a profile.")
+    ap.add_argument("command", choices=["bench", "pretrain"])
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--models", help="comma-separated (default: the profile's backbones)")
+    ap.add_argument("--steps", type=int, default=5)
+    args = ap.parse_args(argv)
+    profile = profiles.get(args.profile)
+    names = args.models.split(",") if args.models else list(profile.backbones)
+    if args.command == "bench":
+        print(f"training throughput on {device().type}, {torch.get_num_threads()} threads, "
+              f"batch 256, bf16 autocast + channels_last:")
+        for name in names:
+            print(f"  {name:<12} {throughput(name, steps=args.steps):8.1f} img/s", flush=True)
+        return
+    for dataset_name in profile.datasets:
+        try:
+            dataset = data.load(dataset_name, profile.train_per_class, profile.test_per_class,
+                                profile.seed)
+        except data.DatasetUnavailable as err:
+            print(f"skipping {dataset_name}: {err}")
+            continue
+        for name in names:
+            _, record = train_backbone(profile, name, dataset)
+            print(f"{name} on {dataset.source}: test accuracy "
+                  f"{100 * record['metrics']['test_acc']:.2f} %", flush=True)
+
+
+if __name__ == "__main__":
+    main()
