@@ -237,18 +237,23 @@ def _read_prepared(name: str, path: Path) -> Cifar:
                      str(z["source"]))
 
 
+def balanced_indices(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+    """Sorted indices of ``per_class`` examples of every class, by a seeded permutation."""
+    g = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in torch.unique(labels):
+        idx = torch.nonzero(labels == c).flatten()
+        if len(idx) < per_class:
+            raise ValueError(f"class {int(c)} has {len(idx)} examples, fewer than {per_class}")
+        chosen.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
+    return torch.sort(torch.cat(chosen)).values
+
+
 def balanced_subset(split: Split, per_class: int | None, seed: int) -> Split:
     """``per_class`` examples of every class, chosen by a seeded permutation (deterministic)."""
     if per_class is None:
         return split
-    g = torch.Generator().manual_seed(seed)
-    chosen = []
-    for c in torch.unique(split.labels):
-        idx = torch.nonzero(split.labels == c).flatten()
-        if len(idx) < per_class:
-            raise ValueError(f"class {int(c)} has {len(idx)} examples, fewer than {per_class}")
-        chosen.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
-    idx = torch.sort(torch.cat(chosen)).values
+    idx = balanced_indices(split.labels, per_class, seed)
     return Split(split.images[idx], split.labels[idx],
                  None if split.coarse is None else split.coarse[idx])
 
@@ -278,14 +283,17 @@ def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> t
 class Loader:
     """Batches of (normalised float images, labels) from a ``Split`` kept in memory.
 
-    ``train=True`` shuffles with a seeded generator and augments every batch; the same seed
-    gives the same batches, so training is reproducible.
+    ``train=True`` shuffles with a seeded generator and augments every batch (``augment``, by
+    default crop + flip); the same seed gives the same batches, so training is reproducible.
+    An ``augment`` that returns several views per image (self-supervised learning) gets the
+    labels repeated to match. ``labels`` replaces the split's own (superclasses, say).
     """
 
     def __init__(self, split: Split, batch_size: int, train: bool = False, seed: int = 0,
-                 labels: torch.Tensor | None = None):
+                 labels: torch.Tensor | None = None, augment=augment):
         self.split, self.batch_size, self.train = split, batch_size, train
         self.labels = split.labels if labels is None else labels
+        self.augment = augment
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
@@ -297,5 +305,5 @@ class Loader:
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             x = self.split.images[idx]
-            x = augment(x, self.generator) if self.train else x.float()
-            yield normalize(x), self.labels[idx]
+            x = self.augment(x, self.generator) if self.train else x.float()
+            yield normalize(x), self.labels[idx].repeat(len(x) // len(idx))

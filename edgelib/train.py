@@ -122,6 +122,16 @@ def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
     return history
 
 
+def curves(history: dict) -> dict:
+    """The per-epoch lists of a ``fit`` history (deterministic for a seed: metrics.json)."""
+    return {k: v for k, v in history.items() if isinstance(v, list)}
+
+
+def timing(history: dict) -> dict:
+    """The wall-clock part of a ``fit`` history (timing.json)."""
+    return {k: history[k] for k in ("train_seconds", "train_images_per_second")}
+
+
 @torch.no_grad()
 def logits(model: torch.nn.Module, split: data.Split, batch_size: int = 500,
            flip_tta: bool = False) -> torch.Tensor:
@@ -161,7 +171,7 @@ def train_backbone(profile: Profile, model_name: str, dataset: data.Cifar,
     recipe = profile.backbones[model_name]
     config = backbone_config(profile, model_name, dataset)
     folder = cache.entry("backbone", config)
-    width = recipe.width if model_name in models.DEPTHS else None
+    width = recipe.width if model_name in models.WIDTH_MODELS else None
     model = models.build(model_name, dataset.num_classes, width=width)
     if not cache.is_complete(folder):
         seed_everything(profile.seed)
@@ -171,9 +181,8 @@ def train_backbone(profile: Profile, model_name: str, dataset: data.Cifar,
                       desc=f"{model_name} on {dataset.name}", progress=progress)
         metrics = {"test_acc": accuracy(model, dataset.test),
                    "test_acc_flip_tta": accuracy(model, dataset.test, flip_tta=True),
-                   "history": {k: v for k, v in history.items() if isinstance(v, list)}}
-        timing = {k: history[k] for k in ("train_seconds", "train_images_per_second")}
-        cache.save_model(folder, config, model.cpu(), metrics, timing)
+                   "history": curves(history)}
+        cache.save_model(folder, config, model.cpu(), metrics, timing(history))
     cache.load_weights(folder, model)
     record = {"config": config, "folder": str(folder),
               "metrics": cache.read_json(folder / "metrics.json"),

@@ -27,6 +27,14 @@ def test_cut_then_rest_equals_full_forward(name, cut_shape):
         assert net.penultimate(x).shape[0] == 2
 
 
+def test_cifarnet_shapes_and_cut():
+    net = models.build("cifarnet", 10, width=16).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert net.head_until(x).shape == (2, 64, 8, 8)
+        assert torch.allclose(net.tail_from(net.head_until(x)), net(x), atol=1e-5)
+
+
 def test_paper_cut_points():
     assert models.build("resnet50").cut == "conv3_x"
     assert models.build("densenet169").cut == "transition2"
@@ -44,7 +52,7 @@ def test_bad_model_arguments():
         models.build("vgg16")
     with pytest.raises(ValueError, match="num_classes"):
         models.build("resnet20", 1)
-    with pytest.raises(ValueError, match="CIFAR ResNets only"):
+    with pytest.raises(ValueError, match="only, not 'resnet18'"):
         models.build("resnet18", 10, width=8)
     with pytest.raises(ValueError, match="unknown stage"):
         models.build("resnet20").head_until(torch.zeros(1, 3, 32, 32), "conv9")
