@@ -148,7 +148,7 @@ def learn_maps(profile, dataset: data.Cifar, progress: bool = True) -> dict:
     if any(m is None for m in maps.values()) or not summary_path.exists():
         feats = embeddings(model, dataset.train)
         medians = class_medians(feats, dataset.train.labels, dataset.num_classes).numpy()
-        for k in maps:
+        for k in list(maps):
             maps[k] = SuperclassMap(dataset.name, k, tuple(int(s) for s in cluster(medians, k)),
                                     {**base, "k": k})
             save_map(maps[k])

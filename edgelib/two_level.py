@@ -120,6 +120,7 @@ def first_level(backbone: models.StagedNet, backbone_record: dict, dataset: data
     config = {"stage": "first_level", "backbone": backbone_record["config"],
               "superclasses": list(smap.assignment), "recipe": asdict(recipe), "seed": seed}
     model = copy.deepcopy(backbone).cpu()
+    train.seed_everything(seed)  # the new classifier's initialisation
     model.stages["head"].fc = nn.Linear(model.stages["head"].fc.in_features, smap.k)
     labels = smap.to_superclass(dataset.train.labels)
     test = data.Split(dataset.test.images, smap.to_superclass(dataset.test.labels))
@@ -131,6 +132,25 @@ def first_level(backbone: models.StagedNet, backbone_record: dict, dataset: data
         return _split_history(h, "superclass_acc")
 
     return _cached("first_level", config, model, fit)
+
+
+def _distil(first, encoder, teacher, dataset, members, recipe, temperature, alpha, seed,
+            desc, progress):
+    """Train one second-level encoder on its superclass's images; returns (metrics, timing)."""
+    split, local = subset(dataset.train, members)
+    test, test_local = subset(dataset.test, members)
+    idx = torch.tensor(members)
+
+    def loss_fn(logits, y, images):
+        with torch.no_grad():
+            t = teacher(images).float()[:, idx]
+        return train.distillation_loss(logits, t, y, temperature, alpha)
+
+    train.seed_everything(seed)
+    loader = data.Loader(split, recipe.batch_size, train=True, seed=seed, labels=local)
+    h = train.fit(OnImages(first, encoder), loader, recipe, loss_fn=loss_fn,
+                  evaluate_on=data.Split(test.images, test_local), desc=desc, progress=progress)
+    return _split_history(h, "within_superclass_acc")
 
 
 def second_levels(first: models.StagedNet, first_record: dict, teacher: nn.Module,
@@ -145,27 +165,12 @@ def second_levels(first: models.StagedNet, first_record: dict, teacher: nn.Modul
                   "teacher": teacher_record["config"], "members": members,
                   "recipe": asdict(recipe), "temperature": temperature, "alpha": alpha,
                   "seed": seed}
-        encoder = SecondLevel(first, len(members))
-        split, local = subset(dataset.train, members)
-        test, test_local = subset(dataset.test, members)
-        idx = torch.tensor(members)
-
-        def loss_fn(logits, y, images, idx=idx):
-            with torch.no_grad():
-                t = teacher(images).float()[:, idx]
-            return train.distillation_loss(logits, t, y, temperature, alpha)
-
-        def fit(enc, split=split, local=local, test=test, test_local=test_local,
-                loss_fn=loss_fn, s=s):
-            train.seed_everything(seed + s)
-            wrapped = OnImages(first, enc)
-            loader = data.Loader(split, recipe.batch_size, train=True, seed=seed + s, labels=local)
-            h = train.fit(wrapped, loader, recipe, loss_fn=loss_fn,
-                          evaluate_on=data.Split(test.images, test_local),
-                          desc=f"second level {s} ({len(members)} classes)", progress=progress)
-            return _split_history(h, "within_superclass_acc")
-
-        enc, record = _cached("second_level", config, encoder, fit)
+        desc = f"second level {s} ({len(members)} classes)"
+        train.seed_everything(seed + s)  # the new classifier's initialisation
+        enc, record = _cached("second_level", config, SecondLevel(first, len(members)),
+                              lambda enc, members=members, s=s, desc=desc: _distil(
+                                  first, enc, teacher, dataset, members, recipe, temperature,
+                                  alpha, seed + s, desc, progress))
         encoders.append(enc)
         records.append(record)
     return encoders, records
