@@ -91,6 +91,16 @@ class SimCLRNet(nn.Module):
         return self.projection(self.backbone.penultimate(x))
 
 
+def simclr_recipe(profile) -> Recipe:
+    """SimCLR's recipe for a profile: its two-level backbone's batch and width, no smoothing."""
+    knobs = profile.two_level
+    if knobs.ssl_epochs < 1:
+        raise ValueError(f"profile {profile.name!r} trains no SimCLR model (ssl_epochs = 0)")
+    base = profile.backbones[knobs.backbone]
+    return Recipe(epochs=knobs.ssl_epochs, lr=0.3, label_smoothing=0.0,
+                  batch_size=base.batch_size, width=base.width)
+
+
 def train_simclr(model_name: str, dataset: data.Cifar, recipe: Recipe, seed: int,
                  progress: bool = True) -> tuple[models.StagedNet, dict]:
     """Train (or load from the cache) a SimCLR backbone on the training images, no labels."""

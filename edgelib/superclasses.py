@@ -129,18 +129,35 @@ def load_map(produced_by: dict) -> SuperclassMap | None:
     return SuperclassMap(raw["dataset"], raw["k"], tuple(raw["assignment"]), raw["produced_by"])
 
 
-def learn_maps(profile, dataset: data.Cifar, progress: bool = True) -> dict:
-    """Superclass maps for every K of the profile, from the supervised embedding backbone.
+def embedding_model(profile, dataset: data.Cifar, kind: str | None = None,
+                    progress: bool = True):
+    """The network whose embeddings define superclasses: (model, record).
 
-    Loads the maps from the cache when present; otherwise trains/loads the backbone, embeds the
-    training set, takes class medians, clusters them and caches one map per K. Returns
-    ``{"maps": {k: SuperclassMap}, "silhouette": {k: score}, "backbone": record}``.
+    ``kind`` is "supervised" (the trained ``embed_backbone``) or "simclr" (SimCLR on the
+    two-level backbone); by default the profile's ``two_level.embedding``.
     """
-    from .train import train_backbone  # local: train is heavy and only needed on a miss
+    from . import selfsupervised, train  # local: heavy, only needed here
 
     knobs = profile.two_level
-    name = knobs.embed_backbone
-    model, record = train_backbone(profile, name, dataset, progress=progress)
+    kind = kind or knobs.embedding
+    if kind == "supervised":
+        return train.train_backbone(profile, knobs.embed_backbone, dataset, progress=progress)
+    if kind == "simclr":
+        return selfsupervised.train_simclr(knobs.backbone, dataset,
+                                           selfsupervised.simclr_recipe(profile), profile.seed,
+                                           progress=progress)
+    raise ValueError(f"unknown embedding {kind!r}; use 'supervised' or 'simclr'")
+
+
+def learn_maps(profile, dataset: data.Cifar, progress: bool = True) -> dict:
+    """Superclass maps for every K of the profile, from the profile's embedding.
+
+    Loads the maps from the cache when present; otherwise trains/loads the embedding network,
+    embeds the training set, takes class medians, clusters them and caches one map per K.
+    Returns ``{"maps": {k: SuperclassMap}, "silhouette": {k: score}, "embedding": record}``.
+    """
+    knobs = profile.two_level
+    model, record = embedding_model(profile, dataset, progress=progress)
     base = {"stage": "superclasses", "embedding": record["config"],
             "method": "class medians, L2-normalised, Ward agglomerative clustering"}
     maps = {k: load_map({**base, "k": k}) for k in knobs.k_values if k < dataset.num_classes}
@@ -154,4 +171,4 @@ def learn_maps(profile, dataset: data.Cifar, progress: bool = True) -> dict:
             save_map(maps[k])
         cache.write_json(summary_path, silhouette_curve(medians, maps))
     curve = {int(k): v for k, v in cache.read_json(summary_path).items()}
-    return {"maps": maps, "silhouette": curve, "backbone": record, "model": model}
+    return {"maps": maps, "silhouette": curve, "embedding": record}
