@@ -109,9 +109,9 @@ def train_simclr(model_name: str, dataset: data.Cifar, recipe: Recipe, seed: int
               "recipe": asdict(recipe), "seed": seed}
     folder = cache.entry("simclr", config)
     width = recipe.width if model_name in models.WIDTH_MODELS else None
+    train.seed_everything(seed)  # the initialisation, when it has to be trained
     net = SimCLRNet(models.build(model_name, dataset.num_classes, width=width))
     if not cache.is_complete(folder):
-        train.seed_everything(seed)
         loader = data.Loader(dataset.train, recipe.batch_size, train=True, seed=seed,
                              augment=two_views)
         history = train.fit(net, loader, recipe, loss_fn=lambda z, _y, _x: nt_xent(z),

@@ -21,8 +21,7 @@ import torch
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
-from . import cache, data
-from .train import device
+from . import cache, data, selfsupervised, train
 
 VEHICLES = ("airplane", "automobile", "ship", "truck")
 
@@ -30,7 +29,7 @@ VEHICLES = ("airplane", "automobile", "ship", "truck")
 @torch.no_grad()
 def embeddings(model, split: data.Split, batch_size: int = 500) -> torch.Tensor:
     """Penultimate-layer features (N×D, float32) of every image of ``split``."""
-    dev = device()
+    dev = train.device()
     model.to(dev).eval()
     out = []
     for x, _ in data.Loader(split, batch_size):
@@ -136,8 +135,6 @@ def embedding_model(profile, dataset: data.Cifar, kind: str | None = None,
     ``kind`` is "supervised" (the trained ``embed_backbone``) or "simclr" (SimCLR on the
     two-level backbone); by default the profile's ``two_level.embedding``.
     """
-    from . import selfsupervised, train  # local: heavy, only needed here
-
     knobs = profile.two_level
     kind = kind or knobs.embedding
     if kind == "supervised":

@@ -172,10 +172,9 @@ def train_backbone(profile: Profile, model_name: str, dataset: data.Cifar,
     config = backbone_config(profile, model_name, dataset)
     folder = cache.entry("backbone", config)
     width = recipe.width if model_name in models.WIDTH_MODELS else None
+    seed_everything(profile.seed)  # the initialisation, when it has to be trained
     model = models.build(model_name, dataset.num_classes, width=width)
     if not cache.is_complete(folder):
-        seed_everything(profile.seed)
-        model = models.build(model_name, dataset.num_classes, width=width)
         loader = data.Loader(dataset.train, recipe.batch_size, train=True, seed=profile.seed)
         history = fit(model, loader, recipe, evaluate_on=dataset.test,
                       desc=f"{model_name} on {dataset.name}", progress=progress)
