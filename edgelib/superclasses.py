@@ -15,6 +15,7 @@ everything that produced it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -155,7 +156,8 @@ def learn_maps(profile, dataset: data.Cifar, progress: bool = True) -> dict:
     """
     knobs = profile.two_level
     model, record = embedding_model(profile, dataset, progress=progress)
-    base = {"stage": "superclasses", "embedding": record["config"],
+    weights = data.sha256(Path(record["folder"]) / "weights.pt")[:16]  # these very weights
+    base = {"stage": "superclasses", "embedding": record["config"], "weights": weights,
             "method": "class medians, L2-normalised, Ward agglomerative clustering"}
     maps = {k: load_map({**base, "k": k}) for k in knobs.k_values if k < dataset.num_classes}
     summary_path = cache.entry("superclasses", base) / "silhouette.json"
