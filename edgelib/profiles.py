@@ -26,6 +26,17 @@ class Recipe:
     warmup_epochs: float = 1.0  # linear warm-up, then cosine to zero
     width: int = 16  # base width: 16 for the CIFAR ResNets (He et al.), 64 for CifarNet
 
+    def __post_init__(self):
+        problems = [f"{name} must be a positive integer, got {getattr(self, name)!r}"
+                    for name in ("epochs", "batch_size", "width")
+                    if not isinstance(getattr(self, name), int) or getattr(self, name) < 1]
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, got {self.lr!r}")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"label_smoothing must lie in [0, 1), got {self.label_smoothing!r}")
+        if problems:
+            raise ValueError("bad training recipe: " + "; ".join(problems))
+
 
 @dataclass(frozen=True)
 class TwoLevelKnobs:

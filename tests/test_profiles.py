@@ -21,3 +21,12 @@ def test_override_leaves_the_original_alone():
     smoke = profiles.get("smoke")
     other = profiles.override(smoke, seed=7)
     assert other.seed == 7 and smoke.seed == 0
+
+
+@pytest.mark.parametrize("kwargs,match", [({"epochs": 0}, "epochs must be a positive integer"),
+                                          ({"epochs": 3, "lr": -0.1}, "lr must be positive"),
+                                          ({"epochs": 3, "label_smoothing": 1.0},
+                                           "label_smoothing")])
+def test_bad_recipe_is_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        profiles.Recipe(**kwargs)
