@@ -60,6 +60,21 @@ class TwoLevelKnobs:
 
 
 @dataclass(frozen=True)
+class EdgeKnobs:
+    """Notebooks 03–05: branchy AlexNet, per-layer profiling, feature compression."""
+
+    branchy: Recipe  # joint training of the three exits (``width`` = conv1 filters)
+    exit_weights: tuple[float, ...] = (1.0, 1.0, 1.0)  # BranchyNet's weighted sum of exit losses
+    entropy_thresholds: int = 25  # points on the early-exit accuracy/compute curve
+    profile_warmup: int = 3  # per-layer latency: warm-up runs, then timed repeats
+    profile_repeats: int = 20
+    sweep_configs: int = 40  # layer configurations per layer type for Edgent's regressions
+    bits: tuple[int, ...] = (4, 8, 12, 16)  # SAC-d's quantization levels c
+    accuracy_images: int | None = 2000  # test images for the accuracy loss of quantization
+    coding_images: int = 20  # features actually entropy-coded per partition point
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     # --- data (edgelib.data) ---
@@ -74,9 +89,11 @@ class Profile:
     latency_warmup: int = 5
     latency_repeats: int = 30
     two_level: TwoLevelKnobs | None = None
+    edge: EdgeKnobs | None = None
     seed: int = 0
 
 
+BRANCHY_CPU_EPOCHS = 10
 _PAPER_FAMILY = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
                  "densenet121", "densenet169", "densenet201")
 
@@ -96,6 +113,9 @@ PROFILES: dict[str, Profile] = {
             first_level=Recipe(epochs=1, batch_size=64, lr=0.05),
             second_level=Recipe(epochs=1, batch_size=64, lr=0.05),
             umap_points=300, ssl_epochs=1),
+        edge=EdgeKnobs(branchy=Recipe(epochs=1, batch_size=64, lr=0.02, width=16),
+                       entropy_thresholds=6, profile_warmup=1, profile_repeats=3,
+                       sweep_configs=8, accuracy_images=100, coding_images=2),
     ),
     "cpu": Profile(
         name="cpu",
@@ -115,6 +135,7 @@ PROFILES: dict[str, Profile] = {
             first_level=Recipe(epochs=3, lr=0.05, warmup_epochs=0.3),
             second_level=Recipe(epochs=5, lr=0.1, warmup_epochs=0.5),
             ssl_epochs=4),
+        edge=EdgeKnobs(branchy=Recipe(epochs=BRANCHY_CPU_EPOCHS, lr=0.02, width=64)),
     ),
     "paper": Profile(
         name="paper",
@@ -131,6 +152,10 @@ PROFILES: dict[str, Profile] = {
             first_level=Recipe(epochs=30, batch_size=128, lr=0.01, warmup_epochs=1),
             second_level=Recipe(epochs=60, batch_size=128, lr=0.05, warmup_epochs=2),
             umap_points=50000, ssl_epochs=200),
+        edge=EdgeKnobs(branchy=Recipe(epochs=100, batch_size=128, lr=0.02, warmup_epochs=2,
+                                      width=96),
+                       profile_repeats=100, sweep_configs=120, accuracy_images=None,
+                       coding_images=100),
     ),
 }
 

@@ -67,13 +67,19 @@ def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def _floats(out):
+    """Float32 logits: one tensor, or a list of them (one per exit of a multi-exit network)."""
+    return [o.float() for o in out] if isinstance(out, (list, tuple)) else out.float()
+
+
 def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
         evaluate_on: data.Split | None = None, loss_fn: LossFn | None = None,
         desc: str = "train", progress: bool = True) -> dict:
     """Train ``model`` in place for ``recipe.epochs``; returns the per-epoch history.
 
     ``loss_fn(logits, labels, images)`` replaces label-smoothed cross-entropy (distillation
-    passes one that runs the teacher on ``images``).
+    passes one that runs the teacher on ``images``). A multi-exit model returns a list of
+    logits; its ``loss_fn`` gets the list (``multi_exit_loss``), and accuracy is its last exit's.
     """
     dev = device()
     model.to(dev).to(memory_format=torch.channels_last)
@@ -96,8 +102,9 @@ def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total, warmup, recipe.lr)
             with _autocast(dev):
-                logits = model(x)
-                loss = loss_fn(logits.float(), y, x)
+                out = _floats(model(x))
+                loss = loss_fn(out, y, x)
+            logits = out[-1] if isinstance(out, list) else out  # a multi-exit net: its last exit
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -132,21 +139,39 @@ def timing(history: dict) -> dict:
     return {k: history[k] for k in ("train_seconds", "train_images_per_second")}
 
 
+def multi_exit_loss(weights: tuple[float, ...], label_smoothing: float = 0.0) -> LossFn:
+    """BranchyNet's joint objective: Σ_i w_i · CE(exit_i logits, y)."""
+    def loss_fn(exit_logits, y, _x):
+        if len(exit_logits) != len(weights):
+            raise ValueError(f"{len(exit_logits)} exits but {len(weights)} loss weights")
+        return sum(w * F.cross_entropy(z, y, label_smoothing=label_smoothing)
+                   for w, z in zip(weights, exit_logits))
+    return loss_fn
+
+
 @torch.no_grad()
 def logits(model: torch.nn.Module, split: data.Split, batch_size: int = 500,
-           flip_tta: bool = False) -> torch.Tensor:
-    """Float32 logits of ``model`` on every image of ``split`` (optionally flip-averaged)."""
+           flip_tta: bool = False, all_exits: bool = False):
+    """Float32 logits of ``model`` on every image of ``split`` (optionally flip-averaged).
+
+    For a multi-exit model: the last exit's logits, or with ``all_exits`` a list, one per exit.
+    """
     dev = device()
     model.to(dev).eval()
     out = []
     for x, _ in data.Loader(split, batch_size):
         x = x.to(dev).contiguous(memory_format=torch.channels_last)
         with _autocast(dev):
-            z = model(x).float()
+            z = _floats(model(x))
             if flip_tta:
-                z = 0.5 * (z + model(x.flip(3)).float())
-        out.append(z.cpu())
-    return torch.cat(out)
+                z2 = _floats(model(x.flip(3)))
+                z = [0.5 * (a + b) for a, b in zip(z, z2)] if isinstance(z, list) else 0.5 * (z + z2)
+        z = z if isinstance(z, list) else [z]
+        out.append([t.cpu() for t in z])
+    exits = [torch.cat(parts) for parts in zip(*out)]
+    if all_exits:
+        return exits
+    return exits[-1]
 
 
 def accuracy(model: torch.nn.Module, split: data.Split, flip_tta: bool = False) -> float:
@@ -170,17 +195,33 @@ def train_backbone(profile: Profile, model_name: str, dataset: data.Cifar,
     """
     recipe = profile.backbones[model_name]
     config = backbone_config(profile, model_name, dataset)
-    folder = cache.entry("backbone", config)
     width = recipe.width if model_name in models.WIDTH_MODELS else None
     seed_everything(profile.seed)  # the initialisation, when it has to be trained
     model = models.build(model_name, dataset.num_classes, width=width)
+
+    def metrics(trained: torch.nn.Module) -> dict:
+        return {"test_acc": accuracy(trained, dataset.test),
+                "test_acc_flip_tta": accuracy(trained, dataset.test, flip_tta=True)}
+
+    return train_or_load("backbone", config, model, dataset, recipe, profile.seed, metrics,
+                         desc=f"{model_name} on {dataset.name}", progress=progress)
+
+
+def train_or_load(stage: str, config: dict, model: torch.nn.Module, dataset: data.Cifar,
+                  recipe: Recipe, seed: int, metrics_fn: Callable[[torch.nn.Module], dict],
+                  loss_fn: LossFn | None = None, desc: str = "train",
+                  progress: bool = True) -> tuple[torch.nn.Module, dict]:
+    """Train ``model`` with ``recipe`` unless ``config`` is in the cache under ``stage``; load it.
+
+    ``metrics_fn(model)`` gives the deterministic metrics stored beside the weights (the
+    per-epoch history is added). Returns the model (eval mode) and its record.
+    """
+    folder = cache.entry(stage, config)
     if not cache.is_complete(folder):
-        loader = data.Loader(dataset.train, recipe.batch_size, train=True, seed=profile.seed)
-        history = fit(model, loader, recipe, evaluate_on=dataset.test,
-                      desc=f"{model_name} on {dataset.name}", progress=progress)
-        metrics = {"test_acc": accuracy(model, dataset.test),
-                   "test_acc_flip_tta": accuracy(model, dataset.test, flip_tta=True),
-                   "history": curves(history)}
+        loader = data.Loader(dataset.train, recipe.batch_size, train=True, seed=seed)
+        history = fit(model, loader, recipe, evaluate_on=dataset.test, loss_fn=loss_fn,
+                      desc=desc, progress=progress)
+        metrics = {**metrics_fn(model), "history": curves(history)}
         cache.save_model(folder, config, model.cpu(), metrics, timing(history))
     cache.load_weights(folder, model)
     record = {"config": config, "folder": str(folder),
