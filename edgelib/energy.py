@@ -1,0 +1,82 @@
+"""SAC-d's energy model of the device (eqs. 1–3).
+
+Computation (eq. 1), summed over the layers the device runs before the partition point p:
+
+    E_compute = Σ_{i<p} k0 · f² · O_i · X_i
+
+with k0 the effective switched capacitance of the chip (J/(cycle·Hz²)), f its clock (Hz), O_i the
+CPU cycles layer i spends per bit of its input and X_i that input's size in bits — so
+O_i·X_i is the layer's cycle count and k0·f² the energy of one cycle.
+
+Transmission (eq. 2) of X_t bits of (compressed) feature over a channel of bandwidth B (Hz) at
+transmit power P (W) and channel gain-to-noise γ (1/W), at the Shannon rate B·log2(1 + P·γ):
+
+    E_transmission = P · X_t / (B · log2(1 + P·γ))
+
+Total (eq. 3): E = E_compute + E_transmission.
+
+Defaults (``DEVICE``), documented assumptions for a Raspberry Pi 4 on Wi-Fi, not measurements:
+f = 1.5 GHz (the Pi 4's Cortex-A72 clock); k0 = 1e-28 (our assumption: one cycle then costs
+k0·f² = 0.225 nJ and a fully busy core draws ≈ 0.34 W — a plausible order for one A72 core, to
+be replaced by a power-meter measurement); P = 0.1 W (20 dBm, a typical Wi-Fi transmit power); γ = 1e4 /W, so P·γ = 1000
+(30 dB SNR) and log2(1 + P·γ) ≈ 9.97 bit/s/Hz. Cycles per layer come from measured device
+latency: cycles_i = t_i · f (``cycles_from_latency``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EnergyModel:
+    k0: float = 1e-28  # effective switched capacitance, J / (cycle · Hz²)
+    frequency_hz: float = 1.5e9  # device CPU clock f
+    power_w: float = 0.1  # transmit power P
+    gain_per_w: float = 1e4  # channel gain-to-noise ratio γ (P·γ is the SNR)
+
+    def __post_init__(self):
+        bad = {k: v for k, v in vars(self).items() if not (isinstance(v, (int, float)) and v > 0)}
+        if bad:
+            raise ValueError(f"energy-model constants must be positive, got {bad}")
+
+
+DEVICE = EnergyModel()
+
+
+def compute_energy(cycles_per_bit, input_bits, model: EnergyModel = DEVICE) -> float:
+    """Eq. 1: Σ_i k0 · f² · O_i · X_i, in joules (sequences of O_i and X_i, same length)."""
+    cycles_per_bit, input_bits = list(cycles_per_bit), list(input_bits)
+    if len(cycles_per_bit) != len(input_bits):
+        raise ValueError(f"{len(cycles_per_bit)} cycle counts for {len(input_bits)} layers")
+    if any(o < 0 for o in cycles_per_bit) or any(x < 0 for x in input_bits):
+        raise ValueError("cycles per bit and input sizes must be non-negative")
+    return sum(model.k0 * model.frequency_hz**2 * o * x
+               for o, x in zip(cycles_per_bit, input_bits))
+
+
+def cycles_from_latency(latency_s: float, model: EnergyModel = DEVICE) -> float:
+    """Cycles a layer spends, from its measured device latency: t · f."""
+    if latency_s < 0:
+        raise ValueError(f"latency must be non-negative, got {latency_s}")
+    return latency_s * model.frequency_hz
+
+
+def transmission_energy(bits: float, bandwidth_hz: float, model: EnergyModel = DEVICE) -> float:
+    """Eq. 2: P · X_t / (B · log2(1 + P·γ)), in joules; 0 bits cost nothing."""
+    if bits < 0:
+        raise ValueError(f"bits to send must be non-negative, got {bits}")
+    if bits == 0:
+        return 0.0
+    if not bandwidth_hz > 0:
+        raise ValueError(f"bandwidth must be positive to send {bits} bits, got {bandwidth_hz}")
+    rate = bandwidth_hz * math.log2(1 + model.power_w * model.gain_per_w)
+    return model.power_w * bits / rate
+
+
+def total_energy(cycles_per_bit, input_bits, sent_bits: float, bandwidth_hz: float,
+                 model: EnergyModel = DEVICE) -> float:
+    """Eq. 3: computation on the device plus transmission of the feature."""
+    return (compute_energy(cycles_per_bit, input_bits, model)
+            + transmission_energy(sent_bits, bandwidth_hz, model))

@@ -1,0 +1,40 @@
+"""SAC-d's energy model against hand-computed values."""
+
+import math
+
+import pytest
+
+from edgelib import energy
+
+
+def test_compute_energy_by_hand():
+    m = energy.EnergyModel(k0=1e-27, frequency_hz=2e9)
+    # k0 f² = 1e-27 · 4e18 = 4e-9 J per cycle; cycles = 2·100 + 0.5·400 = 400
+    assert energy.compute_energy([2, 0.5], [100, 400], m) == pytest.approx(1.6e-6)
+    assert energy.compute_energy([], [], m) == 0
+
+
+def test_transmission_energy_by_hand():
+    m = energy.EnergyModel(power_w=0.5, gain_per_w=6.0)  # P·γ = 3 → log2(4) = 2 bit/s/Hz
+    assert energy.transmission_energy(8e6, 1e6, m) == pytest.approx(0.5 * 8e6 / (1e6 * 2))
+    assert energy.transmission_energy(0, 0, m) == 0.0
+
+
+def test_total_is_the_sum():
+    m = energy.DEVICE
+    total = energy.total_energy([1.0], [1e6], 1e5, 2e7, m)
+    expect = m.k0 * m.frequency_hz**2 * 1e6 + m.power_w * 1e5 / (
+        2e7 * math.log2(1 + m.power_w * m.gain_per_w))
+    assert total == pytest.approx(expect)
+    assert energy.cycles_from_latency(0.002, m) == pytest.approx(0.002 * m.frequency_hz)
+
+
+def test_bad_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="positive"):
+        energy.EnergyModel(k0=0)
+    with pytest.raises(ValueError, match="bandwidth"):
+        energy.transmission_energy(10, 0)
+    with pytest.raises(ValueError, match="layers"):
+        energy.compute_energy([1, 2], [3])
+    with pytest.raises(ValueError, match="non-negative"):
+        energy.transmission_energy(-1, 1e6)

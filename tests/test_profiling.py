@@ -1,0 +1,107 @@
+"""Platforms, per-layer tables, Edgent's regressions and the profile JSON."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from edgelib import platforms, profiling
+from edgelib.models.branchy_alexnet import BranchyAlexNet
+
+FAST = platforms.Platform("test", threads=1, slowdown=3.0, memory_mb=10,
+                          stands_for="a test", calibration="none")
+
+
+def test_layer_table_lists_every_partition_point_with_sizes_and_dilated_latency():
+    net = BranchyAlexNet(10, width=8).eval()
+    tables = profiling.measure_branchy(net, FAST, warmup=0, repeats=2)
+    main = tables["branchy_alexnet/exit3"]
+    assert len(main) == 20 and list(main["index"]) == list(range(1, 21))
+    assert main.iloc[0].output_bytes == 8 * 32 * 32 * 4  # conv1's output, fp32
+    assert main.iloc[-1].output_bytes == 10 * 4
+    assert (main[main.type == "conv"].flops > 0).all() and (main[main.type == "relu"].flops == 0).all()
+    assert (main.mean_ms > 0).all() and main.iloc[0].kernel == 5
+
+
+def test_time_is_dilated_by_the_slowdown(monkeypatch):
+    ticks = iter(np.arange(0, 100, 0.5))  # every run "takes" 0.5 s
+    monkeypatch.setattr(profiling.time, "perf_counter", lambda: next(ticks))
+    t = profiling.time_ms(lambda: None, FAST, warmup=0, repeats=3)
+    assert t["mean_ms"] == pytest.approx(500 * 3.0) and t["std_ms"] == 0
+
+
+def test_regression_recovers_planted_coefficients():
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(60):
+        cin, cout = rng.integers(100, 10000), rng.integers(10, 1000)
+        rows.append({"type": "fc", "input_elems": cin, "output_elems": cout,
+                     "mean_ms": 2e-4 * cin + 3e-3 * cout + 0.7 + rng.normal(0, 1e-4)})
+        k, s, f, n = rng.choice([1, 3, 5]), rng.choice([1, 2]), rng.integers(8, 256), rng.integers(
+            100, 50000)
+        rows.append({"type": "conv", "input_elems": n, "kernel": k, "stride": s, "filters": f,
+                     "mean_ms": 1e-4 * n + 5e-3 * (k / s) ** 2 * f + 0.2})
+    models = profiling.fit_regressions(pd.DataFrame(rows))
+    assert models["fc"]["coef"] == pytest.approx([2e-4, 3e-3], rel=1e-2)
+    assert models["fc"]["intercept"] == pytest.approx(0.7, abs=1e-2)
+    assert models["conv"]["coef"] == pytest.approx([1e-4, 5e-3], rel=1e-6)
+    assert models["conv"]["heldout_mape"] < 1e-3
+    assert profiling.predict(models, "fc", {"input_elems": 1000, "output_elems": 100}) == \
+        pytest.approx(0.2 + 0.3 + 0.7, abs=1e-2)
+    with pytest.raises(ValueError, match="no regression"):
+        profiling.predict(models, "lrn", {"input_elems": 1})
+
+
+def test_sweep_measures_each_type(monkeypatch):
+    out = profiling.sweep(FAST, configs=2, warmup=0, repeats=1)
+    assert sorted(out.type.unique()) == sorted(profiling.FEATURES)
+    assert (out.mean_ms > 0).all()
+
+
+def test_profile_json_round_trips(tmp_path):
+    table = pd.DataFrame([{"index": 1, "layer": "conv1", "type": "conv", "mean_ms": 1.5}])
+    regs = {"relu": {"features": ["input size"], "coef": [1e-6], "intercept": 0.01,
+                     "heldout_mape": 3.0, "configs": 5}}
+    path = profiling.write_profile(tmp_path / "p.json", FAST, {"m": table}, regs)
+    doc = profiling.load_profile(path)
+    assert doc["platform"] == FAST
+    assert doc["regressions"] == regs
+    pd.testing.assert_frame_equal(doc["layers"]["m"], table)
+
+
+def test_bad_profile_files_are_clear_errors(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(profiling.ProfileError, match="not valid JSON"):
+        profiling.load_profile(bad)
+    bad.write_text('{"format": "edgelib-profile/1", "platform": {}}')
+    with pytest.raises(profiling.ProfileError, match="lacks layers, regressions"):
+        profiling.load_profile(bad)
+    bad.write_text('[1, 2]')
+    with pytest.raises(profiling.ProfileError, match="not an edgelib-profile/1"):
+        profiling.load_profile(bad)
+    with pytest.raises(profiling.ProfileError, match="does not exist"):
+        profiling.load_profile(tmp_path / "missing.json")
+
+
+def test_platforms_are_named_and_documented(monkeypatch, tmp_path):
+    monkeypatch.setenv("EDGELIB_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(platforms, "host_gflops", lambda: 40.0)
+    pi = platforms.get("raspberry-pi-4")
+    assert pi.threads == 1 and pi.slowdown == pytest.approx(40.0 / platforms.PI4_HPL_GFLOPS)
+    assert "Feiereisen" in pi.calibration
+    assert platforms.get("edge-server").slowdown == 1.0
+    with pytest.raises(ValueError, match="known platforms"):
+        platforms.get("jetson")
+    with pytest.raises(ValueError, match="bad platform"):
+        platforms.Platform("x", threads=0, slowdown=1, memory_mb=1, stands_for="", calibration="")
+
+
+def test_cli_writes_a_profile_that_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGELIB_DATA_DIR", str(tmp_path))
+    out = tmp_path / "edge.json"
+    profiling.main(["--platform", "edge-server", "--out", str(out), "--profile", "smoke"])
+    doc = profiling.load_profile(out)
+    assert set(doc["layers"]) == {f"branchy_alexnet/exit{e}" for e in (1, 2, 3)}
+    assert set(doc["regressions"]) == set(profiling.FEATURES)
+    torch.set_num_threads(torch.get_num_threads())
