@@ -11,8 +11,9 @@ so |x − x̂| ≤ (max − min) / (2 · (2^c − 1)), half a step.
 Coding uses the maintained coder ``constriction``: ``method="huffman"`` (the paper's; its
 integer code lengths cost up to one bit per symbol over the entropy) or ``method="ans"``
 (asymmetric numeral systems, a stream code within a fraction of a percent of the entropy). The
-message carries everything the receiver needs: a header (bits, min, max, shape, method) and the
-table of symbol counts, so its length is the true upload size.
+message carries everything the receiver needs: a header (bits, min, max, shape, method) and a
+compact symbol table (the used symbols as delta varints, each one's count as one byte of
+log2-scale, from which both sides build the same code), so its length is the true upload size.
 """
 
 from __future__ import annotations
@@ -91,17 +92,53 @@ def encode(x: torch.Tensor, bits: int, method: str = "huffman") -> Coded:
     shape = tuple(x.shape)
     header = _HEADER.pack(bits, METHODS.index(method), lo, hi)
     header += struct.pack(f"<B{len(shape)}I", len(shape), *shape)
-    table = struct.pack("<I", len(values)) + values.astype("<u2").tobytes() \
-        + counts.astype("<u4").tobytes()
-    payload, payload_bits = _code(inverse.astype(np.int32), counts, method)
+    weights = _log_counts(counts)
+    table = struct.pack("<I", len(values)) + _varints(np.diff(values, prepend=0)) \
+        + weights.astype(np.uint8).tobytes()
+    payload, payload_bits = _code(inverse.astype(np.int32), _weights(weights), method)
     return Coded(header + table + payload, payload_bits, len(table),
                  empirical_entropy_bits(flat))
 
 
-def _code(symbols: np.ndarray, counts: np.ndarray, method: str) -> tuple[bytes, int]:
-    if len(counts) <= 1:  # empty or constant: the table says it all
+def _log_counts(counts: np.ndarray) -> np.ndarray:
+    """Counts stored in one byte each: round(15 · log2(count)) (≤ 2.3 % error per probability)."""
+    return np.clip(np.round(15 * np.log2(np.maximum(counts, 1))), 0, 255)
+
+
+def _weights(log_counts: np.ndarray) -> np.ndarray:
+    """The probabilities both sides code with, rebuilt from the stored one-byte log-counts."""
+    w = np.exp2(np.asarray(log_counts, np.float64) / 15)
+    return w / w.sum() if len(w) else w
+
+
+def _varints(numbers: np.ndarray) -> bytes:
+    out = bytearray()
+    for n in numbers.tolist():
+        while n >= 0x80:
+            out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        out.append(n)
+    return bytes(out)
+
+
+def _read_varints(buf: bytes, pos: int, count: int) -> tuple[np.ndarray, int]:
+    numbers = []
+    for _ in range(count):
+        n, shift = 0, 0
+        while True:
+            byte = buf[pos]
+            pos += 1
+            n |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        numbers.append(n)
+    return np.array(numbers, np.int64), pos
+
+
+def _code(symbols: np.ndarray, p: np.ndarray, method: str) -> tuple[bytes, int]:
+    if len(p) <= 1:  # empty or constant: the table says it all
         return b"", 0
-    p = (counts / counts.sum()).astype(np.float64)
     if method == "huffman":
         tree = constriction.symbol.huffman.EncoderHuffmanTree(p)
         encoder = constriction.symbol.QueueEncoder()
@@ -124,9 +161,10 @@ def decode(message: bytes) -> torch.Tensor:
     pos += 1 + 4 * ndim
     (n_values,) = struct.unpack_from("<I", message, pos)
     pos += 4
-    values = np.frombuffer(message, "<u2", n_values, pos).astype(np.int32)
-    counts = np.frombuffer(message, "<u4", n_values, pos + 2 * n_values).astype(np.int64)
-    pos += 6 * n_values
+    deltas, pos = _read_varints(message, pos, n_values)
+    values = np.cumsum(deltas).astype(np.int32)
+    p = _weights(np.frombuffer(message, np.uint8, n_values, pos))
+    pos += n_values
     n = int(np.prod(shape)) if shape else 1
     if n_values == 0:
         symbols = np.zeros(0, np.int32)
@@ -134,7 +172,6 @@ def decode(message: bytes) -> torch.Tensor:
         symbols = np.zeros(n, np.int32)
     else:
         words = np.frombuffer(message[pos:], "<u4").astype(np.uint32)
-        p = (counts / counts.sum()).astype(np.float64)
         if METHODS[method] == "huffman":
             tree = constriction.symbol.huffman.DecoderHuffmanTree(p)
             decoder = constriction.symbol.QueueDecoder(words)
@@ -160,3 +197,51 @@ def coding_benchmark(x: torch.Tensor, bits: int = 8, method: str = "huffman",
     mb = x.numel() * 4 / 1e6
     return {"method": method, "bits": bits, "fp32_MB": mb, "encode_MB_s": mb / enc,
             "decode_MB_s": mb / dec, "ratio": x.numel() * 4 / len(coded.message)}
+
+
+# ------------------------------------------------- every partition point of a multi-exit net
+@torch.no_grad()
+def partition_sizes(model, exit: int, images: torch.Tensor, bits=BITS,
+                    methods=METHODS) -> list[dict]:
+    """Upload size of the feature at every inner partition point of one exit's branch.
+
+    ``images`` are normalised inputs (a few test images); each one's feature is coded alone,
+    as the device would send it. Sizes are means over the images, in bytes.
+    """
+    rows, x = [], images
+    layers = model.branch(exit)
+    for p, layer in enumerate(layers[:-1], start=1):
+        x = layer.module(x)
+        for c in bits:
+            for method in methods:
+                coded = [encode(f, c, method) for f in x]
+                rows.append({"exit": exit, "point": p, "after": layer.name, "type": layer.type,
+                             "bits": c, "method": method, "fp32_bytes": x[0].numel() * 4,
+                             "bytes": float(np.mean([len(k.message) for k in coded])),
+                             "payload_bits": float(np.mean([k.payload_bits for k in coded])),
+                             "entropy_bits": float(np.mean([k.entropy_bits for k in coded])),
+                             "table_bytes": float(np.mean([k.table_bytes for k in coded]))})
+    return rows
+
+
+@torch.no_grad()
+def partition_accuracy(model, exit: int, images: torch.Tensor, labels: torch.Tensor,
+                       bits=BITS, batch_size: int = 250) -> list[dict]:
+    """Accuracy when the feature after each inner partition point is quantized to c bits."""
+    model.eval()
+    layers = model.branch(exit)
+    rows = []
+    for p in range(1, len(layers)):
+        correct = {c: 0 for c in (None, *bits)}
+        for i in range(0, len(images), batch_size):
+            h = model.run(images[i:i + batch_size], exit, 0, p)
+            y = labels[i:i + batch_size]
+            for c in correct:
+                feature = h if c is None else quantize_batch(h, c)
+                correct[c] += (model.run(feature, exit, p).argmax(1) == y).sum().item()
+        base = correct[None] / len(labels)
+        rows += [{"exit": exit, "point": p, "after": layers[p - 1].name,
+                  "type": layers[p - 1].type, "bits": c, "accuracy": correct[c] / len(labels),
+                  "fp32_accuracy": base, "loss_points": 100 * (base - correct[c] / len(labels))}
+                 for c in bits]
+    return rows

@@ -80,3 +80,17 @@ def total_energy(cycles_per_bit, input_bits, sent_bits: float, bandwidth_hz: flo
     """Eq. 3: computation on the device plus transmission of the feature."""
     return (compute_energy(cycles_per_bit, input_bits, model)
             + transmission_energy(sent_bits, bandwidth_hz, model))
+
+
+def split_energy(device_ms, input_bits, point: int, sent_bits: float, bandwidth_hz: float,
+                 model: EnergyModel = DEVICE) -> float:
+    """Eq. 3 for a device-first split: layers [0, point) on the device, then the upload.
+
+    ``device_ms[i]`` is layer i's measured device latency (cycles = t · f, so O_i = cycles / X_i)
+    and ``input_bits[i]`` the size of its input.
+    """
+    if not 0 <= point <= len(device_ms):
+        raise ValueError(f"partition point {point} outside 0…{len(device_ms)}")
+    cycles = [cycles_from_latency(t / 1e3, model) for t in device_ms[:point]]
+    per_bit = [c / x for c, x in zip(cycles, input_bits[:point])]
+    return total_energy(per_bit, input_bits[:point], sent_bits, bandwidth_hz, model)

@@ -53,7 +53,7 @@ class Platform:
         return asdict(self)
 
 
-def host_gflops(n: int = 1500, repeats: int = 3) -> float:
+def host_gflops(n: int = 1500, repeats: int = 5) -> float:
     """This machine's fp64 LU-solve speed with one BLAS thread (best of ``repeats``), GFLOPS."""
     from threadpoolctl import threadpool_limits
 

@@ -239,9 +239,10 @@ def mape(actual, predicted) -> float:
 # ---------------------------------------------------------------------------- profile JSON
 def write_profile(path: Path, platform: Platform, tables: dict[str, pd.DataFrame],
                   regressions: dict) -> Path:
-    """Write a profile: the platform, per-layer tables (by model/branch) and regressions."""
+    """Write a profile: the platform, named tables (per-layer tables by model/branch, the
+    regression sweep, whole-model latencies) and the regressions."""
     doc = {"format": FORMAT, "platform": platform.to_dict(),
-           "layers": {k: json.loads(t.to_json(orient="records")) for k, t in tables.items()},
+           "tables": {k: json.loads(t.to_json(orient="records")) for k, t in tables.items()},
            "regressions": regressions}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,15 +262,58 @@ def load_profile(path: Path) -> dict:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ProfileError(f"profile {path} is not an {FORMAT} file (format: "
                            f"{doc.get('format') if isinstance(doc, dict) else type(doc).__name__})")
-    missing = [k for k in ("platform", "layers", "regressions") if k not in doc]
+    missing = [k for k in ("platform", "tables", "regressions") if k not in doc]
     if missing:
         raise ProfileError(f"profile {path} lacks {', '.join(missing)}")
     try:
         doc["platform"] = platforms.from_dict(doc["platform"])
     except (TypeError, ValueError) as err:
         raise ProfileError(f"profile {path} has a bad platform: {err}") from None
-    doc["layers"] = {k: pd.DataFrame(v) for k, v in doc["layers"].items()}
+    doc["tables"] = {k: pd.DataFrame(v) for k, v in doc["tables"].items()}
     return doc
+
+
+def measure_platform(platform: Platform, knobs, model: BranchyAlexNet | None = None,
+                     seed: int = 0) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Everything a profile holds for one platform: the branchy AlexNet's layer tables, the
+    two-level backbone's (ResNet-20, block granularity), each exit's end-to-end latency,
+    Edgent's sweep and the regressions fitted on it."""
+    from . import models
+
+    model = model if model is not None else BranchyAlexNet(width=knobs.branchy.width)
+    tables = measure_branchy(model.eval(), platform, knobs.profile_warmup, knobs.profile_repeats)
+    backbone = models.build("resnet20").eval()
+    tables["resnet20"] = layer_table(staged_layers(backbone), platform, knobs.profile_warmup,
+                                     knobs.profile_repeats)
+    tables["whole"] = pd.DataFrame(
+        [{"model": f"branchy_alexnet/exit{e}",
+          **whole_latency(branch_layers(model, e), platform, knobs.profile_warmup,
+                          knobs.profile_repeats)} for e in range(1, model.num_exits + 1)]
+        + [{"model": "resnet20", **whole_latency(staged_layers(backbone), platform,
+                                                 knobs.profile_warmup, knobs.profile_repeats)}])
+    tables["sweep"] = sweep(platform, knobs.sweep_configs, seed, knobs.profile_warmup,
+                            knobs.profile_repeats)
+    return tables, fit_regressions(tables["sweep"], seed=seed)
+
+
+def platform_profile(profile, platform_name: str, refresh: bool = False) -> dict:
+    """The profile JSON of one platform for a project profile: from the cache, or measured.
+
+    Latency does not depend on trained weights, so an untrained network of the profile's
+    width is measured; the key is the knobs and the platform (its calibrated slowdown).
+    """
+    from . import cache
+
+    platform = platforms.get(platform_name)
+    knobs = profile.edge
+    config = {"stage": "profile", "platform": platform.to_dict(), "width": knobs.branchy.width,
+              "warmup": knobs.profile_warmup, "repeats": knobs.profile_repeats,
+              "sweep_configs": knobs.sweep_configs, "seed": profile.seed, "format": FORMAT}
+    path = cache.entry("profile", config) / f"{platform_name}.json"
+    if refresh or not path.exists():
+        tables, regressions = measure_platform(platform, knobs, seed=profile.seed)
+        write_profile(path, platform, tables, regressions)
+    return load_profile(path)
 
 
 def measure_branchy(model: BranchyAlexNet, platform: Platform, warmup: int,
@@ -301,11 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     knobs = profiles.get(args.profile).edge
     platform = platforms.get(args.platform)
-    model = BranchyAlexNet(width=knobs.branchy.width).eval()
-    tables = measure_branchy(model, platform, knobs.profile_warmup, knobs.profile_repeats)
-    regressions = fit_regressions(sweep(platform, knobs.sweep_configs,
-                                        warmup=knobs.profile_warmup,
-                                        repeats=knobs.profile_repeats))
+    tables, regressions = measure_platform(platform, knobs)
     print(f"wrote {write_profile(args.out, platform, tables, regressions)} "
           f"({platform.name}: {platform.stands_for})")
 

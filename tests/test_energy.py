@@ -38,3 +38,13 @@ def test_bad_input_is_a_clear_error():
         energy.compute_energy([1, 2], [3])
     with pytest.raises(ValueError, match="non-negative"):
         energy.transmission_energy(-1, 1e6)
+
+
+def test_split_energy_runs_the_head_on_the_device_then_uploads():
+    m = energy.EnergyModel(k0=1e-27, frequency_hz=1e9, power_w=0.5, gain_per_w=6.0)
+    # two layers of 1 ms and 3 ms: 1e6 and 3e6 cycles at 1 GHz, k0 f² = 1e-9 J per cycle
+    e = energy.split_energy([1.0, 3.0], [800, 1600], 1, 4e6, 1e6, m)
+    assert e == pytest.approx(1e6 * 1e-9 + 0.5 * 4e6 / 2e6)
+    assert energy.split_energy([1.0, 3.0], [800, 1600], 2, 0, 1e6, m) == pytest.approx(4e-3)
+    with pytest.raises(ValueError, match="outside 0…2"):
+        energy.split_energy([1.0, 3.0], [800, 1600], 3, 0, 1e6, m)

@@ -66,7 +66,7 @@ def test_profile_json_round_trips(tmp_path):
     doc = profiling.load_profile(path)
     assert doc["platform"] == FAST
     assert doc["regressions"] == regs
-    pd.testing.assert_frame_equal(doc["layers"]["m"], table)
+    pd.testing.assert_frame_equal(doc["tables"]["m"], table)
 
 
 def test_bad_profile_files_are_clear_errors(tmp_path):
@@ -75,7 +75,7 @@ def test_bad_profile_files_are_clear_errors(tmp_path):
     with pytest.raises(profiling.ProfileError, match="not valid JSON"):
         profiling.load_profile(bad)
     bad.write_text('{"format": "edgelib-profile/1", "platform": {}}')
-    with pytest.raises(profiling.ProfileError, match="lacks layers, regressions"):
+    with pytest.raises(profiling.ProfileError, match="lacks tables, regressions"):
         profiling.load_profile(bad)
     bad.write_text('[1, 2]')
     with pytest.raises(profiling.ProfileError, match="not an edgelib-profile/1"):
@@ -102,6 +102,8 @@ def test_cli_writes_a_profile_that_loads(tmp_path, monkeypatch):
     out = tmp_path / "edge.json"
     profiling.main(["--platform", "edge-server", "--out", str(out), "--profile", "smoke"])
     doc = profiling.load_profile(out)
-    assert set(doc["layers"]) == {f"branchy_alexnet/exit{e}" for e in (1, 2, 3)}
+    assert set(doc["tables"]) == {*(f"branchy_alexnet/exit{e}" for e in (1, 2, 3)),
+                                  "resnet20", "whole", "sweep"}
+    assert len(doc["tables"]["whole"]) == 4
     assert set(doc["regressions"]) == set(profiling.FEATURES)
     torch.set_num_threads(torch.get_num_threads())
