@@ -157,7 +157,34 @@ def build(profile: Profile, device: str = "raspberry-pi-4", edge: str = "edge-se
             up[1:n, j], ac[1:n, j] = s.reindex(range(1, n)).to_numpy(), a.reindex(range(1, n)).to_numpy()
         inst["upload_bytes"].append(up)
         inst["accuracy"].append(ac)
-    exit_acc = np.array(record["metrics"]["exit_test_acc"])
+    # fp32 accuracy on the same test images as the quantized accuracies (notebook 05)
+    exit_acc = np.array([acc[acc.exit == e].fp32_accuracy.iloc[0]
+                         for e in range(1, model.num_exits + 1)])
     labels = {"profile": profile.name, "device": asdict(dev_doc["platform"]),
               "edge": asdict(edge_doc["platform"]), "data": dataset.source}
     return Instance(**inst, exit_accuracy=exit_acc, bits=bits, labels=labels)
+
+
+def edgent_exits(profile: Profile, predictor: str = "regression", device: str = "raspberry-pi-4",
+                 edge: str = "edge-server") -> list[ExitCosts]:
+    """Edgent's inputs: per-layer ES_j / ED_j predicted by the platforms' regression models
+    (``predictor="regression"``, as Edgent) or their averaged measurements (``"measured"``),
+    fp32 output sizes, the raw uint8 image as input, and each exit's test accuracy."""
+    if predictor not in ("regression", "measured"):
+        raise ValueError(f"predictor must be 'regression' or 'measured', got {predictor!r}")
+    dataset = data.load("cifar10", profile.train_per_class, profile.test_per_class, profile.seed)
+    _, record = branchy.train_branchy(profile, dataset)
+    docs = {"device": profiling.platform_profile(profile, device),
+            "edge": profiling.platform_profile(profile, edge)}
+    exits = []
+    for e, acc in enumerate(record["metrics"]["exit_test_acc"], start=1):
+        ms = {}
+        for side, doc in docs.items():
+            table = doc["tables"][f"branchy_alexnet/exit{e}"]
+            ms[side] = (table.mean_ms.to_numpy() if predictor == "measured" else np.array(
+                [profiling.predict(doc["regressions"], r["type"], r)
+                 for r in table.to_dict("records")]))
+        sizes = docs["device"]["tables"][f"branchy_alexnet/exit{e}"].output_bytes.to_numpy()
+        exits.append(ExitCosts(float(acc), ms["edge"], ms["device"], sizes.astype(float),
+                               float(RAW_IMAGE_BYTES)))
+    return exits

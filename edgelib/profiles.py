@@ -75,6 +75,23 @@ class EdgeKnobs:
 
 
 @dataclass(frozen=True)
+class DecisionKnobs:
+    """Notebooks 06 (Edgent's search) and 07 (SAC-d vs DQN vs the oracle)."""
+
+    measured_requests: int = 10  # real socket runs per (bandwidth, orientation) in notebook 06
+    bandwidths_mb: tuple[float, ...] = (0.25, 1.0, 4.0, 10.0)  # for the measured runs
+    rl_bits: tuple[int, ...] = (4, 8, 12)  # SAC-d lists {4, 8, 12} and {8, 12, 16}: both run
+    seeds: tuple[int, ...] = (0, 1, 2)
+    hidden: tuple[int, ...] = (128, 128, 128, 128)  # five layers with the output
+    epochs: int = 10
+    steps_per_epoch: int = 2000
+    train_traces: int = 20
+    heldout_traces: int = 10
+    trace_length: int = 200
+    energy_budget_share: float = 1.2  # × the on-device energy of the main exit
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     # --- data (edgelib.data) ---
@@ -90,6 +107,7 @@ class Profile:
     latency_repeats: int = 30
     two_level: TwoLevelKnobs | None = None
     edge: EdgeKnobs | None = None
+    decision: DecisionKnobs = DecisionKnobs()
     seed: int = 0
 
 
@@ -116,6 +134,9 @@ PROFILES: dict[str, Profile] = {
         edge=EdgeKnobs(branchy=Recipe(epochs=1, batch_size=64, lr=0.02, width=16),
                        entropy_thresholds=6, profile_warmup=1, profile_repeats=3,
                        sweep_configs=8, accuracy_images=100, coding_images=2),
+        decision=DecisionKnobs(measured_requests=2, bandwidths_mb=(1.0, 10.0), seeds=(0, 1),
+                               hidden=(32, 32, 32, 32), epochs=2, steps_per_epoch=300,
+                               train_traces=4, heldout_traces=2, trace_length=40),
     ),
     "cpu": Profile(
         name="cpu",
@@ -156,6 +177,8 @@ PROFILES: dict[str, Profile] = {
                                       width=96),
                        profile_repeats=100, sweep_configs=120, accuracy_images=None,
                        coding_images=100),
+        decision=DecisionKnobs(measured_requests=50, seeds=(0, 1, 2, 3, 4), epochs=30,
+                               steps_per_epoch=5000, train_traces=50),
     ),
 }
 
