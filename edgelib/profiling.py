@@ -30,6 +30,7 @@ from .models.branchy_alexnet import FC, BranchyAlexNet
 from .platforms import Platform
 
 FORMAT = "edgelib-profile/1"
+PROFILE_DIR_ENV = "EDGELIB_PROFILE_DIR"  # measured profiles that replace the dilated ones
 # Edgent's table: the independent variables of each layer type's latency model.
 FEATURES = {
     "conv": ("input feature-map amount", "(filter size / stride)² · filters"),
@@ -301,8 +302,17 @@ def platform_profile(profile, platform_name: str, refresh: bool = False) -> dict
 
     Latency does not depend on trained weights, so an untrained network of the profile's
     width is measured; the key is the knobs and the platform (its calibrated slowdown).
+    A measured profile replaces it: put ``<platform_name>.json`` (written by ``python -m
+    edgelib.profiling --platform host --out …`` on the real machine) in the folder named by
+    the environment variable ``EDGELIB_PROFILE_DIR``.
     """
+    import os
+
     from . import cache
+
+    supplied = Path(os.environ.get(PROFILE_DIR_ENV, "")) / f"{platform_name}.json"
+    if os.environ.get(PROFILE_DIR_ENV) and supplied.is_file():
+        return load_profile(supplied)
 
     platform = platforms.get(platform_name)
     knobs = profile.edge

@@ -107,3 +107,12 @@ def test_cli_writes_a_profile_that_loads(tmp_path, monkeypatch):
     assert len(doc["tables"]["whole"]) == 4
     assert set(doc["regressions"]) == set(profiling.FEATURES)
     torch.set_num_threads(torch.get_num_threads())
+
+
+def test_a_supplied_profile_replaces_the_measured_one(tmp_path, monkeypatch):
+    from edgelib import profiles
+    table = pd.DataFrame([{"index": 1, "layer": "conv1", "type": "conv", "mean_ms": 99.0}])
+    profiling.write_profile(tmp_path / "raspberry-pi-4.json", FAST, {"m": table}, {})
+    monkeypatch.setenv(profiling.PROFILE_DIR_ENV, str(tmp_path))
+    doc = profiling.platform_profile(profiles.get("smoke"), "raspberry-pi-4")
+    assert doc["platform"] == FAST and doc["tables"]["m"].mean_ms.iloc[0] == 99.0
