@@ -7,6 +7,7 @@ the greedy policy so that learning curves are measured on held-out traces.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from tianshou.utils.net.common import Net
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 
 AGENTS = ("sac-d", "dqn")
+TARGET_ENTROPY_SHARE = 0.3  # of ln |A|: keeps discrete SAC exploring
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def _build(kind: str, env, knobs: AgentKnobs):
                                                      hidden_sizes=knobs.hidden[:-1]),
                                   hidden_sizes=knobs.hidden[-1:], last_size=n_actions)
                    for _ in range(2)]
-        alpha = AutoAlpha(target_entropy=0.1 * np.log(n_actions), log_alpha=np.log(0.05),
+        alpha = AutoAlpha(target_entropy=TARGET_ENTROPY_SHARE * np.log(n_actions), log_alpha=np.log(0.05),
                           optim=AdamOptimizerFactory(lr=knobs.lr))
         policy = DiscreteSACPolicy(actor=actor, action_space=env.action_space)
         return DiscreteSAC(policy=policy, policy_optim=AdamOptimizerFactory(lr=knobs.lr),
@@ -81,8 +83,12 @@ def greedy_actor(algorithm) -> Callable[[np.ndarray, float], int]:
 
 def train_agent(kind: str, make_env: Callable[[], object], knobs: AgentKnobs, seed: int,
                 on_epoch: Callable[[int, int, Callable], None] | None = None,
-                progress: bool = False):
+                validate: Callable[[Callable], float] | None = None, progress: bool = False):
     """Train one agent; returns the tianshou algorithm (its ``policy`` acts).
+
+    ``validate(act) -> score`` (on validation traces, never the held-out ones) is called after
+    every epoch; the policy of the best-scoring epoch is the one returned (``best_epoch``
+    attribute), since discrete SAC can drift away from a good policy as it trains on.
 
     Runs on one thread: these small networks gain nothing from more, and two threads contend
     badly with anything else on a 2-core machine.
@@ -90,12 +96,12 @@ def train_agent(kind: str, make_env: Callable[[], object], knobs: AgentKnobs, se
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(kind, make_env, knobs, seed, on_epoch, progress)
+        return _train(kind, make_env, knobs, seed, on_epoch, validate, progress)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(kind, make_env, knobs, seed, on_epoch, progress):
+def _train(kind, make_env, knobs, seed, on_epoch, validate, progress):
     torch.manual_seed(seed)
     np.random.seed(seed)
     train_envs, test_envs = DummyVectorEnv([make_env]), DummyVectorEnv([make_env])
@@ -109,9 +115,19 @@ def _train(kind, make_env, knobs, seed, on_epoch, progress):
     train_collector.collect(n_step=knobs.start_steps, random=True)
     test_collector = Collector[CollectStats](algorithm, test_envs)
 
+    best = {"score": -np.inf, "state": None, "epoch": 0}
+
     def test_fn(epoch: int, env_step: int | None) -> None:
-        if on_epoch is not None and epoch > 0:
-            on_epoch(epoch, env_step or 0, greedy_actor(algorithm))
+        if epoch == 0:
+            return
+        act = greedy_actor(algorithm)
+        if validate is not None:
+            score = validate(act)
+            if score > best["score"]:
+                best.update(score=score, epoch=epoch,
+                            state=copy.deepcopy(algorithm.policy.state_dict()))
+        if on_epoch is not None:
+            on_epoch(epoch, env_step or 0, act)
 
     algorithm.run_training(OffPolicyTrainerParams(
         training_collector=train_collector, test_collector=test_collector,
@@ -119,4 +135,7 @@ def _train(kind, make_env, knobs, seed, on_epoch, progress):
         collection_step_num_env_steps=10, test_step_num_episodes=1,
         batch_size=knobs.batch_size, update_step_num_gradient_steps_per_sample=knobs.updates_per_step,
         test_fn=test_fn, test_in_training=False, verbose=False, show_progress=progress))
+    if best["state"] is not None:
+        algorithm.policy.load_state_dict(best["state"])
+    algorithm.best_epoch = best["epoch"] or knobs.epochs
     return algorithm

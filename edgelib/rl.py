@@ -3,10 +3,12 @@
 **State** {T, e, acc, B}: the latency, device energy and accuracy of the previous decision and
 the bandwidth now (each scaled to about [0, 1]). **Action**: (exit, partition point, bits c)
 flattened into one ``Discrete`` over the valid combinations (points 0…N_exit, so 0…20 for the
-main exit). **Reward** (eqs. 12–14): r = a·acc' + b·(1/T)', with a = n·ln(1 + B/s), b = 1 − a,
-acc' = acc / (best accuracy) and (1/T)' = T_ref / T (T_ref: the fastest action at the top
-bandwidth), so both terms have one magnitude; s = 1 MB/s and n = 1 / ln(1 + B_max/s) keep
-a ∈ [0, 1]. r = 0 when the device energy e exceeds the budget (eq. 14).
+main exit). **Reward** (eqs. 12–14): r = a·acc' + b·(1/T)', with a = n·ln(1 + B/s), b = 1 − a;
+s = 1 MB/s and n = 1 / ln(1 + B_max/s) keep a ∈ [0, 1]. Standardisation (our reading of "to one
+magnitude"): acc' and (1/T)' are min-max scaled to [0, 1] over the instance — accuracy between
+the least and the most accurate action, speed 1/T between on-device inference with the main
+exit and the fastest action at the top bandwidth (clipped). r = 0 when the device energy e
+exceeds the budget (eq. 14).
 
 Bandwidth follows traces (``sweep_trace``, ``random_walk_traces``, ``regime_traces``). The
 reward of an action depends on the bandwidth only, so the exact **oracle** maximises it per
@@ -32,8 +34,10 @@ MB = 1e6
 class RewardParams:
     bandwidth_max: float  # bytes/s: the top of the traces (SAC-d: 10 MB/s)
     energy_budget_j: float  # eq. 14
-    latency_ref_ms: float  # T_ref: the fastest action at ``bandwidth_max``
-    accuracy_ref: float  # the best accuracy of any action
+    latency_min_ms: float  # the fastest action at ``bandwidth_max``
+    latency_max_ms: float  # on-device inference with the main exit
+    accuracy_min: float  # the least accurate action
+    accuracy_max: float  # the most accurate action
     s: float = 1 * MB  # a = n·ln(1 + B/s)
 
     @property
@@ -44,13 +48,21 @@ class RewardParams:
         a = min(1.0, self.n * math.log(1 + max(bandwidth, 0.0) / self.s))
         return a, 1.0 - a
 
+    def standardised(self, latency_ms: float, accuracy: float) -> tuple[float, float]:
+        """Accuracy and speed (1/T) both min-max scaled to [0, 1] over the instance's actions."""
+        acc = (accuracy - self.accuracy_min) / max(self.accuracy_max - self.accuracy_min, 1e-12)
+        fast, slow = 1 / self.latency_min_ms, 1 / self.latency_max_ms
+        speed = (1 / latency_ms - slow) / max(fast - slow, 1e-12)
+        return float(np.clip(acc, 0, 1)), float(np.clip(speed, 0, 1))
+
     def reward(self, latency_ms: float, energy_j: float, accuracy: float,
                bandwidth: float) -> float:
-        """Eqs. 12–14: a·acc' + b·T_ref/T, or 0 over the energy budget."""
+        """Eqs. 12–14: a·acc' + b·(1/T)', or 0 over the energy budget."""
         if not energy_j <= self.energy_budget_j or not np.isfinite(latency_ms):
             return 0.0
         a, b = self.weights(bandwidth)
-        return a * accuracy / self.accuracy_ref + b * self.latency_ref_ms / latency_ms
+        acc, speed = self.standardised(latency_ms, accuracy)
+        return a * acc + b * speed
 
 
 def reward_params(instance: Instance, bandwidth_max: float = 10 * MB,
@@ -59,9 +71,9 @@ def reward_params(instance: Instance, bandwidth_max: float = 10 * MB,
     main exit (so on-device inference fits, and slow uploads of big features do not)."""
     evals = [instance.evaluate(e, p, c, bandwidth_max) for e, p, c in instance.actions]
     main = len(instance.device_ms)
-    device_only = instance.evaluate(main, len(instance.device_ms[-1]), None, bandwidth_max)
-    return RewardParams(bandwidth_max, budget_share * device_only[1],
-                        min(t for t, _, _ in evals), max(a for _, _, a in evals))
+    t_local, e_local, _ = instance.evaluate(main, len(instance.device_ms[-1]), None, bandwidth_max)
+    return RewardParams(bandwidth_max, budget_share * e_local, min(t for t, _, _ in evals),
+                        t_local, min(a for _, _, a in evals), max(a for _, _, a in evals))
 
 
 class Oracle:
@@ -102,7 +114,7 @@ class CoInferenceEnv(gym.Env):
     def _obs(self, last: tuple[float, float, float]) -> np.ndarray:
         t, e, acc = last
         p = self.params
-        obs = [t / (10 * p.latency_ref_ms), e / p.energy_budget_j, acc,
+        obs = [t / p.latency_max_ms, e / p.energy_budget_j, acc,
                self.trace[self.t] / p.bandwidth_max]
         return np.clip(np.nan_to_num(np.array(obs, np.float32), posinf=10.0), 0.0, 10.0)
 

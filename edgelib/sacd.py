@@ -1,7 +1,8 @@
 """SAC-d's experiment (notebook 07): agents over seeds against the oracle and the baselines.
 
 ``run`` trains discrete SAC and DQN for every seed of the profile on random-walk bandwidth
-traces, records learning curves (greedy reward on held-out traces as a share of the oracle's),
+traces, keeps each run's best epoch on separate validation traces, records learning curves
+(greedy reward on held-out traces as a share of the oracle's),
 and evaluates every policy — SAC-d, DQN, the oracle, Edgent's search, on-device only and
 random — on held-out random-walk and regime traces and on the 0–10 MB/s sweep of Fig. 6.
 Results are cached (JSON), wall-clock decision times apart (``timing``).
@@ -21,6 +22,8 @@ from .profiles import Profile
 def traces(profile: Profile) -> dict[str, np.ndarray]:
     k = profile.decision
     return {"train": rl.random_walk_traces(k.train_traces, k.trace_length, profile.seed),
+            "validation": rl.random_walk_traces(k.heldout_traces, k.trace_length,
+                                                profile.seed + 3000),
             "held-out random walk": rl.random_walk_traces(k.heldout_traces, k.trace_length,
                                                           profile.seed + 1000),
             "held-out regimes": rl.regime_traces(k.heldout_traces, k.trace_length,
@@ -96,7 +99,8 @@ def run(profile: Profile, instance: coinference.Instance | None = None) -> dict:
     policies = baselines(instance, params, requirement)
     oracle_heldout = evaluate(tr["held-out random walk"], instance, params, policies["oracle"])
     results = {"params": asdict(params), "requirement_ms": requirement,
-               "actions": instance.actions, "curves": [], "evaluations": [], "timing": {}}
+               "actions": instance.actions, "curves": [], "evaluations": [],
+               "selected_epochs": [], "timing": {}}
     timing = {}
     for kind in agents.AGENTS:
         for seed in k.seeds:
@@ -105,8 +109,12 @@ def run(profile: Profile, instance: coinference.Instance | None = None) -> dict:
                 results["curves"].append({"agent": kind, "seed": seed, "epoch": epoch,
                                           "env_step": step,
                                           "share_of_oracle": r / oracle_heldout["reward"]})
-            algorithm = agents.train_agent(kind, lambda: rl.CoInferenceEnv(
-                instance, params, tr["train"]), knobs, seed, on_epoch)
+            algorithm = agents.train_agent(
+                kind, lambda: rl.CoInferenceEnv(instance, params, tr["train"]), knobs, seed,
+                on_epoch, validate=lambda act: evaluate(tr["validation"], instance, params,
+                                                        act)["reward"])
+            results["selected_epochs"].append({"agent": kind, "seed": seed,
+                                               "epoch": algorithm.best_epoch})
             act = agents.greedy_actor(algorithm)
             policies[f"{kind} seed {seed}"] = act
             timing[f"{kind} seed {seed} decision_ms"] = rl.decision_time_ms(

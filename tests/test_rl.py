@@ -41,10 +41,12 @@ def test_environment_passes_gymnasiums_checker(setup):
 
 
 def test_reward_by_hand_including_the_energy_cut_off():
-    p = rl.RewardParams(bandwidth_max=10e6, energy_budget_j=0.5, latency_ref_ms=2.0,
-                        accuracy_ref=0.8, s=1e6)
+    p = rl.RewardParams(bandwidth_max=10e6, energy_budget_j=0.5, latency_min_ms=2.0,
+                        latency_max_ms=20.0, accuracy_min=0.5, accuracy_max=0.8, s=1e6)
     a = math.log(1 + 4e6 / 1e6) / math.log(1 + 10e6 / 1e6)
-    assert p.reward(8.0, 0.1, 0.6, 4e6) == pytest.approx(a * 0.6 / 0.8 + (1 - a) * 2.0 / 8.0)
+    acc, speed = (0.6 - 0.5) / 0.3, (1 / 8 - 1 / 20) / (1 / 2 - 1 / 20)
+    assert p.reward(8.0, 0.1, 0.6, 4e6) == pytest.approx(a * acc + (1 - a) * speed)
+    assert p.reward(40.0, 0.1, 0.9, 10e6) == pytest.approx(1.0)  # both terms clipped to [0, 1]
     assert p.reward(8.0, 0.6, 0.6, 4e6) == 0.0  # over the energy budget (eq. 14)
     assert p.weights(0.0) == (0.0, 1.0) and p.weights(10e6)[0] == pytest.approx(1.0)
     assert p.reward(float("inf"), 0.1, 0.6, 0.0) == 0.0

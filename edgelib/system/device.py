@@ -72,7 +72,7 @@ def run_split(model: BranchyAlexNet, edge: EdgeProcess, image: torch.Tensor, exi
         raise ValueError(f"partition point {point} outside 0…{n} for exit {exit}")
     reply_link = {"reply_bandwidth": link.bandwidth, "reply_latency_s": link.latency_s}
     device_s = edge_s = 0.0
-    sent = 0
+    sent = received = 0
     start = time.perf_counter()
     if orientation == "edge-first":
         x = image
@@ -80,7 +80,7 @@ def run_split(model: BranchyAlexNet, edge: EdgeProcess, image: torch.Tensor, exi
             sent += sum(map(len, protocol.pack({}, image)))
             reply, x = edge.request({"op": "run", "exit": exit, "start": 0, "stop": point,
                                      **reply_link}, image, link)
-            edge_s = reply["compute_s"]
+            edge_s, received = reply["compute_s"], sum(map(len, protocol.pack({}, x)))
         out, device_s = compute(model, x, exit, point, None, device)
     elif orientation == "device-first":
         out, device_s = compute(model, image, exit, 0, point, device)
@@ -89,10 +89,10 @@ def run_split(model: BranchyAlexNet, edge: EdgeProcess, image: torch.Tensor, exi
             sent += sum(map(len, protocol.pack({}, x)))
             reply, out = edge.request({"op": "run", "exit": exit, "start": point, "stop": None,
                                        **reply_link}, x, link)
-            edge_s = reply["compute_s"]
+            edge_s, received = reply["compute_s"], sum(map(len, protocol.pack({}, out)))
     else:
         raise ValueError(f"unknown orientation {orientation!r}")
     total = time.perf_counter() - start
     return {"exit": exit, "point": point, "orientation": orientation, "link": link.name,
             "measured_ms": 1e3 * total, "device_ms": 1e3 * device_s, "edge_ms": 1e3 * edge_s,
-            "sent_bytes": sent, "prediction": int(out.argmax(1)[0])}
+            "sent_bytes": sent, "received_bytes": received, "prediction": int(out.argmax(1)[0])}
