@@ -49,7 +49,10 @@ def train_branchy(profile: Profile, dataset: data.Cifar,
 
 
 def exit_logits(model: BranchyAlexNet, split: data.Split) -> list[torch.Tensor]:
-    return train.logits(model, split, all_exits=True)
+    """Logits of every exit on ``split``; the model is left on the CPU, where splits run."""
+    out = train.logits(model, split, all_exits=True)
+    model.cpu()
+    return out
 
 
 def exit_accuracies(model: BranchyAlexNet, split: data.Split) -> list[float]:
