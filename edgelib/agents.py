@@ -39,6 +39,7 @@ class AgentKnobs:
     buffer: int = 20000
     updates_per_step: float = 0.5
     start_steps: int = 500  # random actions first, to fill the replay buffer
+    alpha: float | None = None  # SAC's entropy weight; None = tuned automatically (AutoAlpha)
 
 
 def _build(kind: str, env, knobs: AgentKnobs):
@@ -52,8 +53,9 @@ def _build(kind: str, env, knobs: AgentKnobs):
                                                      hidden_sizes=knobs.hidden[:-1]),
                                   hidden_sizes=knobs.hidden[-1:], last_size=n_actions)
                    for _ in range(2)]
-        alpha = AutoAlpha(target_entropy=TARGET_ENTROPY_SHARE * np.log(n_actions), log_alpha=np.log(0.05),
-                          optim=AdamOptimizerFactory(lr=knobs.lr))
+        alpha = knobs.alpha if knobs.alpha is not None else AutoAlpha(
+            target_entropy=TARGET_ENTROPY_SHARE * np.log(n_actions), log_alpha=np.log(0.05),
+            optim=AdamOptimizerFactory(lr=knobs.lr))
         policy = DiscreteSACPolicy(actor=actor, action_space=env.action_space)
         return DiscreteSAC(policy=policy, policy_optim=AdamOptimizerFactory(lr=knobs.lr),
                            critic=critics[0], critic_optim=AdamOptimizerFactory(lr=knobs.lr),

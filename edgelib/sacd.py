@@ -10,7 +10,7 @@ Results are cached (JSON), wall-clock decision times apart (``timing``).
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 
@@ -78,8 +78,12 @@ def evaluate_direct(env_traces: np.ndarray, instance, params, choose) -> dict:
     return {"reward": float(np.mean([s["reward"] for s in steps])), "steps": steps}
 
 
-def run(profile: Profile, instance: coinference.Instance | None = None) -> dict:
-    """The whole comparison, cached by its configuration."""
+def run(profile: Profile, instance: coinference.Instance | None = None,
+        gamma: float | None = None, kinds: tuple[str, ...] = agents.AGENTS) -> dict:
+    """The whole comparison, cached by its configuration.
+
+    ``gamma`` overrides SAC-d's discount factor 0.99 and ``kinds`` picks the agents (ablations).
+    """
     k = profile.decision
     instance = instance or coinference.build(profile, bits=k.rl_bits)
     params = rl.reward_params(instance, budget_share=k.energy_budget_share)
@@ -87,10 +91,13 @@ def run(profile: Profile, instance: coinference.Instance | None = None) -> dict:
                                           None, 1.0)[0]
     knobs = agents.AgentKnobs(hidden=k.hidden, epochs=k.epochs,
                               steps_per_epoch=k.steps_per_epoch)
+    if gamma is not None:
+        knobs = replace(knobs, gamma=gamma)
     config = {"stage": "sacd", "decision": asdict(k), "params": asdict(params),
               "instance": instance.labels, "bits": list(instance.bits),
               "costs": [float(np.sum(a)) for a in instance.device_ms + instance.edge_ms],
-              "requirement_ms": requirement, "seed": profile.seed}
+              "requirement_ms": requirement, "seed": profile.seed, "agent": asdict(knobs),
+              "target_entropy_share": agents.TARGET_ENTROPY_SHARE, "kinds": list(kinds)}
     folder = cache.entry("sacd", config)
     if cache.is_complete(folder):
         return {**cache.read_json(folder / "results.json"),
@@ -102,7 +109,7 @@ def run(profile: Profile, instance: coinference.Instance | None = None) -> dict:
                "actions": instance.actions, "curves": [], "evaluations": [],
                "selected_epochs": [], "timing": {}}
     timing = {}
-    for kind in agents.AGENTS:
+    for kind in kinds:
         for seed in k.seeds:
             def on_epoch(epoch, step, act, kind=kind, seed=seed):
                 r = evaluate(tr["held-out random walk"], instance, params, act)["reward"]
