@@ -30,6 +30,11 @@ def is_complete(folder: Path) -> bool:
     return (folder / "DONE").exists()
 
 
+def mark_complete(folder: Path) -> None:
+    """Written last: an entry without it is treated as missing and recomputed."""
+    (folder / "DONE").write_text("ok\n")
+
+
 def write_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -49,7 +54,7 @@ def save_model(folder: Path, config: dict, model: torch.nn.Module, metrics: dict
     write_json(folder / "config.json", config)
     write_json(folder / "metrics.json", metrics)
     write_json(folder / "timing.json", timing or {})
-    (folder / "DONE").write_text("ok\n")
+    mark_complete(folder)
 
 
 def load_weights(folder: Path, model: torch.nn.Module) -> torch.nn.Module:

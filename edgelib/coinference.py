@@ -54,7 +54,7 @@ def compression_tables(profile: Profile, dataset: data.Cifar | None = None,
         cache.write_json(folder / "sizes.json", sizes)
         cache.write_json(folder / "accuracy.json", acc)
         cache.write_json(folder / "config.json", config)
-        (folder / "DONE").write_text("ok\n")
+        cache.mark_complete(folder)
     return (pd.DataFrame(cache.read_json(folder / "sizes.json")),
             pd.DataFrame(cache.read_json(folder / "accuracy.json")))
 
@@ -115,15 +115,9 @@ class Instance:
                                     point, 0, 1.0, m)
         return float(latency), float(e_cpu + e_tx), float(acc)
 
-    def exit_costs(self, predicted: dict | None = None) -> list[ExitCosts]:
-        """Edgent's view (fp32 upload, no quantization) for ``partition.PartitionSearch``.
-
-        ``predicted`` = {"device": [...], "edge": [...]} replaces the per-layer latencies
-        (Edgent predicts them with its regressions).
-        """
-        dev = predicted["device"] if predicted else self.device_ms
-        edge = predicted["edge"] if predicted else self.edge_ms
-        return [ExitCosts(float(self.exit_accuracy[e]), np.asarray(edge[e]), np.asarray(dev[e]),
+    def exit_costs(self) -> list[ExitCosts]:
+        """Edgent's view (fp32 upload, no quantization) for ``partition.PartitionSearch``."""
+        return [ExitCosts(float(self.exit_accuracy[e]), self.edge_ms[e], self.device_ms[e],
                           self.fp32_bytes[e], float(RAW_IMAGE_BYTES))
                 for e in range(len(self.device_ms))]
 

@@ -26,7 +26,7 @@ import constriction
 import numpy as np
 import torch
 
-BITS = (4, 8, 12, 16)  # SAC-d's quantization levels
+from .profiles import QUANTIZATION_BITS as BITS  # SAC-d's quantization levels: 4, 8, 12, 16
 METHODS = ("huffman", "ans")
 _HEADER = struct.Struct("<BBff")  # bits, method, min, max (then ndim, shape, table, payload)
 
@@ -153,8 +153,20 @@ def _code(symbols: np.ndarray, p: np.ndarray, method: str) -> tuple[bytes, int]:
 
 
 def decode(message: bytes) -> torch.Tensor:
-    """The dequantized feature from a message of ``encode`` (lossless up to quantization)."""
+    """The dequantized feature from a message of ``encode`` (lossless up to quantization).
+
+    A truncated or corrupted message fails with ``ValueError``.
+    """
+    try:
+        return _decode(message)
+    except (struct.error, IndexError, ValueError, RuntimeError) as err:
+        raise ValueError(f"malformed compressed feature ({len(message)} bytes): {err}") from None
+
+
+def _decode(message: bytes) -> torch.Tensor:
     bits, method, lo, hi = _HEADER.unpack_from(message, 0)
+    if bits not in BITS or method >= len(METHODS):
+        raise ValueError(f"header names {bits} bits and coding method {method}")
     pos = _HEADER.size
     (ndim,) = struct.unpack_from("<B", message, pos)
     shape = struct.unpack_from(f"<{ndim}I", message, pos + 1)

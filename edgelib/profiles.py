@@ -59,6 +59,14 @@ class TwoLevelKnobs:
     embedding: str = "simclr"
 
 
+QUANTIZATION_BITS = (4, 8, 12, 16)  # SAC-d's quantization levels c (edgelib.compression)
+
+
+def _require(problems: list[str], what: str) -> None:
+    if problems:
+        raise ValueError(f"bad {what}: " + "; ".join(problems))
+
+
 @dataclass(frozen=True)
 class EdgeKnobs:
     """Notebooks 03–05: branchy AlexNet, per-layer profiling, feature compression."""
@@ -72,6 +80,18 @@ class EdgeKnobs:
     bits: tuple[int, ...] = (4, 8, 12, 16)  # SAC-d's quantization levels c
     accuracy_images: int | None = 2000  # test images for the accuracy loss of quantization
     coding_images: int = 20  # features actually entropy-coded per partition point
+
+    def __post_init__(self):
+        problems = [f"{n} must be a positive integer, got {getattr(self, n)!r}"
+                    for n in ("entropy_thresholds", "profile_repeats", "sweep_configs",
+                              "coding_images")
+                    if not isinstance(getattr(self, n), int) or getattr(self, n) < 1]
+        if not self.bits or any(c not in QUANTIZATION_BITS for c in self.bits):
+            problems.append(f"bits must be a non-empty subset of {QUANTIZATION_BITS}, "
+                            f"got {self.bits!r}")
+        if len(self.exit_weights) != 3 or any(not w > 0 for w in self.exit_weights):
+            problems.append(f"exit_weights needs 3 positive values, got {self.exit_weights!r}")
+        _require(problems, "edge knobs")
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,23 @@ class DecisionKnobs:
     heldout_traces: int = 10
     trace_length: int = 200
     energy_budget_share: float = 1.2  # × the on-device energy of the main exit
+
+    def __post_init__(self):
+        problems = [f"{n} must be a positive integer, got {getattr(self, n)!r}"
+                    for n in ("measured_requests", "epochs", "steps_per_epoch", "train_traces",
+                              "heldout_traces", "trace_length")
+                    if not isinstance(getattr(self, n), int) or getattr(self, n) < 1]
+        if not self.seeds:
+            problems.append("seeds must not be empty")
+        if any(not b > 0 for b in self.bandwidths_mb):
+            problems.append(f"bandwidths_mb must be positive, got {self.bandwidths_mb!r}")
+        if not self.rl_bits or any(c not in QUANTIZATION_BITS for c in self.rl_bits):
+            problems.append(f"rl_bits must be a non-empty subset of {QUANTIZATION_BITS}, "
+                            f"got {self.rl_bits!r}")
+        if not self.energy_budget_share > 0:
+            problems.append(f"energy_budget_share must be positive, got "
+                            f"{self.energy_budget_share!r}")
+        _require(problems, "decision knobs")
 
 
 @dataclass(frozen=True)

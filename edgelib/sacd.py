@@ -31,7 +31,7 @@ def traces(profile: Profile) -> dict[str, np.ndarray]:
             "sweep": rl.sweep_trace()[None]}
 
 
-def baselines(instance, params: rl.RewardParams, requirement_ms: float) -> dict:
+def baselines(instance, params: rl.RewardParams) -> dict:
     """Policies that need no training: obs, bandwidth → action index."""
     actions = instance.actions
     index = {a: i for i, a in enumerate(actions)}
@@ -103,11 +103,11 @@ def run(profile: Profile, instance: coinference.Instance | None = None,
         return {**cache.read_json(folder / "results.json"),
                 "timing": cache.read_json(folder / "timing.json")}
     tr = traces(profile)
-    policies = baselines(instance, params, requirement)
+    policies = baselines(instance, params)
     oracle_heldout = evaluate(tr["held-out random walk"], instance, params, policies["oracle"])
     results = {"params": asdict(params), "requirement_ms": requirement,
                "actions": instance.actions, "curves": [], "evaluations": [],
-               "selected_epochs": [], "timing": {}}
+               "selected_epochs": []}
     timing = {}
     for kind in kinds:
         for seed in k.seeds:
@@ -138,9 +138,8 @@ def run(profile: Profile, instance: coinference.Instance | None = None,
                                                        np.zeros(4, np.float32), repeats=20)
     timing["Edgent decision_ms"] = rl.decision_time_ms(lambda _o, b: edgent(b),
                                                        np.zeros(4, np.float32))
-    results.pop("timing")
     cache.write_json(folder / "results.json", results)
     cache.write_json(folder / "timing.json", timing)
     cache.write_json(folder / "config.json", config)
-    (folder / "DONE").write_text("ok\n")
+    cache.mark_complete(folder)
     return {**results, "timing": timing}

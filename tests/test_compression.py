@@ -65,3 +65,11 @@ def test_bits_outside_the_supported_set_and_unknown_method_are_clear_errors():
 def test_entropy_of_known_distribution():
     assert compression.empirical_entropy_bits(np.array([0, 1, 0, 1])) == pytest.approx(4.0)
     assert compression.empirical_entropy_bits(np.array([], dtype=int)) == 0.0
+
+
+def test_a_malformed_message_is_a_clear_error():
+    message = compression.encode(torch.randn(4, 4), 8, "huffman").message
+    with pytest.raises(ValueError, match="malformed compressed feature"):
+        compression.decode(message[:7])
+    with pytest.raises(ValueError, match="malformed compressed feature"):
+        compression.decode(b"\x05" + message[1:])  # 5 bits: not a supported level

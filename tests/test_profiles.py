@@ -30,3 +30,15 @@ def test_override_leaves_the_original_alone():
 def test_bad_recipe_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         profiles.Recipe(**kwargs)
+
+
+def test_bad_edge_and_decision_knobs_are_clear_errors():
+    from edgelib.profiles import DecisionKnobs, EdgeKnobs, Recipe
+    with pytest.raises(ValueError, match="bits must be a non-empty subset"):
+        EdgeKnobs(branchy=Recipe(epochs=1), bits=(6,))
+    with pytest.raises(ValueError, match="exit_weights needs 3"):
+        EdgeKnobs(branchy=Recipe(epochs=1), exit_weights=(1.0, 1.0))
+    with pytest.raises(ValueError, match="seeds must not be empty"):
+        DecisionKnobs(seeds=())
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        DecisionKnobs(epochs=0)
