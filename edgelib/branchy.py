@@ -16,18 +16,16 @@ import pandas as pd
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import data, train
+from . import data, report, train
 from .models.branchy_alexnet import BranchyAlexNet, early_exit, entropy
 from .profiles import Profile
 
 
 def branchy_config(profile: Profile, dataset: data.Cifar) -> dict:
     knobs = profile.edge
-    return {"stage": "branchy", "model": "branchy_alexnet", "dataset": dataset.name,
-            "source": dataset.source, "train_size": len(dataset.train),
-            "test_size": len(dataset.test), "recipe": asdict(knobs.branchy),
-            "exit_weights": list(knobs.exit_weights), "seed": profile.seed,
-            "device": train.device().type}
+    return {"stage": "branchy", "model": "branchy_alexnet", **data.describe(dataset),
+            "recipe": asdict(knobs.branchy), "exit_weights": list(knobs.exit_weights),
+            "seed": profile.seed, **train.hardware()}
 
 
 def train_branchy(profile: Profile, dataset: data.Cifar,
@@ -83,6 +81,55 @@ def exit_macs(model: BranchyAlexNet) -> list[float]:
             h = out
         cumulative.append(spent)
     return cumulative
+
+
+@torch.no_grad()
+def branch_macs(model: BranchyAlexNet) -> list[float]:
+    """MACs of each exit's branch alone (input to that exit, no other branch tried)."""
+    model = model.eval()
+    out = []
+    for e in range(1, model.num_exits + 1):
+        with FlopCounterMode(display=False) as counter:
+            model.run(torch.zeros(1, 3, 32, 32), e)
+        out.append(counter.get_total_flops() / 2)
+    return out
+
+
+def halves(labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two disjoint class-stratified halves of a split (boolean masks): choose on the first,
+    report on the second."""
+    select = torch.zeros(len(labels), dtype=torch.bool)
+    select[data.stratified_indices(labels, len(labels) // 2, seed)] = True
+    return select, ~select
+
+
+def cheapest_within(sweep: pd.DataFrame, reference_acc: float, points: float = 1.0) -> pd.Series:
+    """The sweep row with the fewest MACs per input whose accuracy is at most ``points`` below
+    ``reference_acc`` (fractions); None when no threshold gets there."""
+    ok = sweep[sweep.accuracy >= reference_acc - points / 100]
+    return None if ok.empty else ok.loc[ok.macs_per_input.idxmin()]
+
+
+def claims(ours: list[float], paper: tuple[float, ...], test_size: int, epochs: int) -> list[dict]:
+    """Paper-vs-here rows of notebook 03 (exit accuracies in %, ``test_size`` images)."""
+    why = f"{epochs} epochs on 2 CPU cores; our widths and layer choice are a guess at SAC-d's"
+    rows = [report.claim(f"exit {e} accuracy (%)", paper[e - 1], round(ours[e - 1], 2),
+                         report.within(ours[e - 1] - paper[e - 1], 1.0, why))
+            for e in range(1, len(paper) + 1)]
+    rows.append(report.claim("exit layers", "9 / 12 / 20", "9 / 12 / 20", report.REPRODUCED))
+    # a later exit counts as more accurate when it leads by more than two standard errors
+    se = [2 * (2 * (a / 100) * (1 - a / 100) / test_size) ** 0.5 * 100 for a in ours]
+    better = [ours[i + 1] - ours[i] > max(se[i], se[i + 1]) for i in range(len(ours) - 1)]
+    gaps = " ; ".join(f"exit {i + 2} − exit {i + 1}: {ours[i + 1] - ours[i]:+.2f} points"
+                      for i in range(len(ours) - 1))
+    verdict = report.REPRODUCED
+    if not all(better):
+        i = better.index(False)
+        verdict = (f"{report.DIVERGES} (exit {i + 2} is not above exit {i + 1} by more than two "
+                   f"standard errors, {max(se[i], se[i + 1]):.2f} points)")
+    rows.append(report.claim("later exits more accurate",
+                             " < ".join(f"{a:g}" for a in paper), gaps, verdict))
+    return rows
 
 
 def entropy_sweep(logits: list[torch.Tensor], labels: torch.Tensor, macs: list[float],

@@ -28,6 +28,14 @@ from .profiles import Profile
 RAW_IMAGE_BYTES = 3 * 32 * 32  # p = 0 uploads the uint8 image
 
 
+def measurement_sets(profile: Profile, dataset: data.Cifar) -> tuple[data.Split, data.Split]:
+    """The test images for quantized accuracy and for coded sizes, both class-stratified."""
+    knobs = profile.edge
+    accuracy_set = data.stratified(dataset.test, knobs.accuracy_images, profile.seed)
+    coding_set = data.stratified(dataset.test, knobs.coding_images, profile.seed + 1)
+    return accuracy_set, coding_set
+
+
 def compression_tables(profile: Profile, dataset: data.Cifar | None = None,
                        model=None, record: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Upload sizes and quantized accuracies at every partition point (cached)."""
@@ -39,13 +47,13 @@ def compression_tables(profile: Profile, dataset: data.Cifar | None = None,
         model, record = branchy.train_branchy(profile, dataset)
     config = {"stage": "compression", "model": record["folder"].rsplit("/", 1)[-1],
               "bits": list(knobs.bits), "accuracy_images": knobs.accuracy_images,
-              "coding_images": knobs.coding_images, "test_size": len(dataset.test)}
+              "coding_images": knobs.coding_images, **data.describe(dataset),
+              "subsets": "stratified", "seed": profile.seed}
     folder = cache.entry("compression", config)
     if not cache.is_complete(folder):
-        n = min(knobs.accuracy_images or len(dataset.test), len(dataset.test))
-        images = data.normalize(dataset.test.images[:n])
-        labels = dataset.test.labels[:n]
-        coded = data.normalize(dataset.test.images[:knobs.coding_images])
+        accuracy_set, coding_set = measurement_sets(profile, dataset)
+        images, labels = data.normalize(accuracy_set.images), accuracy_set.labels
+        coded = data.normalize(coding_set.images)
         sizes, acc = [], []
         with torch.no_grad():
             for e in range(1, model.num_exits + 1):

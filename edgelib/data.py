@@ -9,6 +9,10 @@ Sources, tried in order (the first that works is used and named in ``Cifar.sourc
 
 Results computed on the JPEG mirror are labelled "CIFAR-10, JPEG mirror": its pixels are close
 to, not equal to, the original files.
+
+Splits are handed out in a seeded shuffled order, whichever source they came from (the mirror
+comes class by class, so a prefix of its split is not a sample of it). Every subset used for a
+measurement is drawn class-stratified by one function, ``stratified``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ DATASETS = ("cifar10", "cifar100")
 # mean and std of the CIFAR-10 training set (0-255 scale), used for both datasets
 MEAN = (125.3, 123.0, 113.9)
 STD = (63.0, 62.1, 66.7)
+# how the splits are ordered when handed out; part of every cache key that depends on the data
+SPLIT_ORDER = "seeded-shuffle"
 
 
 class DatasetUnavailable(RuntimeError):
@@ -73,7 +79,8 @@ class Cifar:
 # ----------------------------------------------------------------------------- loading
 def load(name: str, train_per_class: int | None = None, test_per_class: int | None = None,
          seed: int = 0, root: Path | None = None, download: bool = True) -> Cifar:
-    """Load ``cifar10`` or ``cifar100``; optionally a deterministic class-balanced subset."""
+    """Load ``cifar10`` or ``cifar100`` in a seeded shuffled order; optionally a class-balanced
+    subset (``train_per_class`` / ``test_per_class`` images of every class)."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known datasets are: {', '.join(DATASETS)}")
     root = Path(root) if root is not None else paths.data_dir()
@@ -83,10 +90,18 @@ def load(name: str, train_per_class: int | None = None, test_per_class: int | No
     else:
         data = _read_source(name, root, download)
         _write_prepared(data, prepared)
+    data.train = shuffled(data.train, seed)
+    data.test = shuffled(data.test, seed + 1)
     if train_per_class is not None or test_per_class is not None:
         data.train = balanced_subset(data.train, train_per_class, seed)
         data.test = balanced_subset(data.test, test_per_class, seed + 1)
     return data
+
+
+def describe(dataset: Cifar) -> dict:
+    """What identifies a dataset in a cache key: name, source, split sizes and split order."""
+    return {"dataset": dataset.name, "source": dataset.source, "train_size": len(dataset.train),
+            "test_size": len(dataset.test), "order": SPLIT_ORDER}
 
 
 def _read_source(name: str, root: Path, download: bool) -> Cifar:
@@ -237,25 +252,64 @@ def _read_prepared(name: str, path: Path) -> Cifar:
                      str(z["source"]))
 
 
-def balanced_indices(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
-    """Sorted indices of ``per_class`` examples of every class, by a seeded permutation."""
+def _take(split: Split, idx: torch.Tensor) -> Split:
+    return Split(split.images[idx], split.labels[idx],
+                 None if split.coarse is None else split.coarse[idx])
+
+
+def shuffled(split: Split, seed: int) -> Split:
+    """The whole split in a seeded random order."""
+    return _take(split, torch.randperm(len(split), generator=torch.Generator().manual_seed(seed)))
+
+
+def stratified_indices(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """Indices of ``n`` examples drawn class-stratified, in a seeded random order.
+
+    Every class present in ``labels`` gets ``n // C`` examples, and ``n % C`` classes drawn at
+    random get one more, so class counts differ by at most one. This is the one function that
+    draws a measurement subset: never take a prefix of a split.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"a stratified subset needs a positive integer size, got {n!r}")
+    if n > len(labels):
+        raise ValueError(f"asked for {n} examples of a split of {len(labels)}")
     g = torch.Generator().manual_seed(seed)
+    classes = torch.unique(labels)
+    want = torch.full((len(classes),), n // len(classes), dtype=torch.int64)
+    want[torch.randperm(len(classes), generator=g)[: n % len(classes)]] += 1
     chosen = []
-    for c in torch.unique(labels):
+    for c, k in zip(classes, want.tolist()):
         idx = torch.nonzero(labels == c).flatten()
-        if len(idx) < per_class:
-            raise ValueError(f"class {int(c)} has {len(idx)} examples, fewer than {per_class}")
-        chosen.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
-    return torch.sort(torch.cat(chosen)).values
+        if len(idx) < k:
+            raise ValueError(f"class {int(c)} has {len(idx)} examples, fewer than the {k} that "
+                             f"a stratified subset of {n} needs")
+        chosen.append(idx[torch.randperm(len(idx), generator=g)[:k]])
+    picked = torch.cat(chosen)
+    return picked[torch.randperm(len(picked), generator=g)]
+
+
+def stratified(split: Split, n: int | None, seed: int) -> Split:
+    """``n`` examples of ``split`` drawn class-stratified (``stratified_indices``); None = all."""
+    if n is None or n >= len(split):
+        return split
+    return _take(split, stratified_indices(split.labels, n, seed))
+
+
+def balanced_indices(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+    """``per_class`` examples of every class, in a seeded random order."""
+    classes = len(torch.unique(labels))
+    counts = torch.bincount(labels)
+    short = [(c, int(k)) for c, k in enumerate(counts.tolist()) if 0 < k < per_class]
+    if short:
+        raise ValueError(f"class {short[0][0]} has {short[0][1]} examples, fewer than {per_class}")
+    return stratified_indices(labels, per_class * classes, seed)
 
 
 def balanced_subset(split: Split, per_class: int | None, seed: int) -> Split:
     """``per_class`` examples of every class, chosen by a seeded permutation (deterministic)."""
     if per_class is None:
         return split
-    idx = balanced_indices(split.labels, per_class, seed)
-    return Split(split.images[idx], split.labels[idx],
-                 None if split.coarse is None else split.coarse[idx])
+    return _take(split, balanced_indices(split.labels, per_class, seed))
 
 
 # ------------------------------------------------------------------- batched augmentation

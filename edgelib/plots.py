@@ -15,11 +15,18 @@ def style() -> None:
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight"})
 
 
-def save(fig, name: str, profile) -> list[Path]:
-    """Save ``fig`` as ``<figures>/<name>.png`` and ``.pdf`` for this profile; returns the paths."""
+def save(fig, name: str, profile) -> None:
+    """Save ``fig`` as ``<figures>/<name>.png`` and ``.pdf`` for this profile (``paths_of``).
+
+    Returns nothing, so that a notebook cell ending with it prints no list of paths.
+    """
     folder = paths.figures_dir(getattr(profile, "name", profile))
     folder.mkdir(parents=True, exist_ok=True)
-    out = [folder / f"{name}.png", folder / f"{name}.pdf"]
-    for path in out:
+    for path in paths_of(name, profile):
         fig.savefig(path, metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
-    return out
+
+
+def paths_of(name: str, profile) -> list[Path]:
+    """Where ``save`` writes the figure ``name`` for this profile (PNG, PDF)."""
+    folder = paths.figures_dir(getattr(profile, "name", profile))
+    return [folder / f"{name}.png", folder / f"{name}.pdf"]

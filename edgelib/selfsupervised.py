@@ -104,9 +104,8 @@ def simclr_recipe(profile) -> Recipe:
 def train_simclr(model_name: str, dataset: data.Cifar, recipe: Recipe, seed: int,
                  progress: bool = True) -> tuple[models.StagedNet, dict]:
     """Train (or load from the cache) a SimCLR backbone on the training images, no labels."""
-    config = {"stage": "simclr", "model": model_name, "dataset": dataset.name,
-              "source": dataset.source, "train_size": len(dataset.train),
-              "recipe": asdict(recipe), "seed": seed}
+    config = {"stage": "simclr", "model": model_name, **data.describe(dataset),
+              "recipe": asdict(recipe), "seed": seed, **train.hardware()}
     folder = cache.entry("simclr", config)
     width = recipe.width if model_name in models.WIDTH_MODELS else None
     train.seed_everything(seed)  # the initialisation, when it has to be trained

@@ -34,7 +34,7 @@ def embeddings(model, split: data.Split, batch_size: int = 500) -> torch.Tensor:
     model.to(dev).eval()
     out = []
     for x, _ in data.Loader(split, batch_size):
-        with torch.autocast(dev.type, dtype=torch.bfloat16):
+        with train.autocast(dev):
             out.append(model.penultimate(x.to(dev)).float().cpu())
     return torch.cat(out)
 

@@ -82,7 +82,7 @@ class TwoLevel:
         probs, labels, confs = [], [], []
         for x, _ in data.Loader(split, batch_size):
             x = x.to(dev)
-            with torch.autocast(dev.type, dtype=torch.bfloat16):
+            with train.autocast(dev):
                 fm = self.first.head_until(x)
                 probs.append(self.first.tail_from(fm).float().softmax(1).cpu())
                 per_lab, per_conf = [], []

@@ -124,3 +124,60 @@ def test_real_mirror(data_dir, real_mirror, monkeypatch):
     assert torch.equal(torch.bincount(d.train.labels), torch.full((10,), 5000))
     means = d.train.images.float().mean((0, 2, 3))
     assert torch.allclose(means, torch.tensor([125.27, 122.93, 113.86]), atol=0.05)
+    head = torch.bincount(d.test.labels[:1000], minlength=10)  # a prefix is now a sample
+    assert head.min() > 50, f"the first 1000 test images are not a sample of the split: {head}"
+
+
+def _sorted_runs(labels: torch.Tensor) -> int:
+    """How many times the label changes along a split (a class-sorted split of C classes: C − 1)."""
+    return int((labels[1:] != labels[:-1]).sum())
+
+
+def test_splits_come_out_shuffled_whatever_the_source(data_dir, fake_mirror, monkeypatch):
+    monkeypatch.setenv(data.MIRROR_ENV, str(fake_mirror))
+    d = data.load("cifar10")  # the mirror comes class by class
+    for split in (d.train, d.test):
+        assert _sorted_runs(split.labels) > 9, "the split came out class-sorted"
+    again = data.load("cifar10")  # from the prepared copy: the same seeded order
+    assert torch.equal(again.train.labels, d.train.labels)
+    other = data.load("cifar10", seed=1)
+    assert not torch.equal(other.train.labels, d.train.labels)
+    sub = data.load("cifar10", train_per_class=2, test_per_class=1)
+    assert _sorted_runs(sub.train.labels) > 9
+
+
+def test_stratified_subsets_are_class_balanced_and_seeded():
+    labels = torch.arange(10).repeat_interleave(300)  # class-sorted, as the mirror comes
+    split = data.Split(torch.zeros(len(labels), 3, 32, 32, dtype=torch.uint8), labels)
+    for n in (100, 105, 999, 2000):
+        sub = data.stratified(split, n, seed=0)
+        counts = torch.bincount(sub.labels, minlength=10)
+        assert len(sub) == n and counts.max() - counts.min() <= 1, (n, counts)
+        assert _sorted_runs(sub.labels) > 9
+    a, b = data.stratified_indices(labels, 200, 3), data.stratified_indices(labels, 200, 3)
+    assert torch.equal(a, b) and len(set(a.tolist())) == 200
+    assert not torch.equal(a, data.stratified_indices(labels, 200, 4))
+    assert data.stratified(split, None, 0) is split
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="positive integer"):
+            data.stratified_indices(labels, bad, 0)
+    with pytest.raises(ValueError, match="of a split of"):
+        data.stratified_indices(labels, 3001, 0)
+
+
+@pytest.mark.parametrize("profile_name", ["smoke", "cpu", "paper"])
+def test_measurement_subsets_of_the_compression_tables_are_balanced(profile_name):
+    from edgelib import coinference, profiles
+
+    P = profiles.get(profile_name)
+    per_class = P.test_per_class or 1000
+    labels = torch.arange(10).repeat_interleave(per_class)  # class-sorted on purpose
+    test = data.Split(torch.zeros(len(labels), 3, 32, 32, dtype=torch.uint8), labels)
+    dataset = data.Cifar("cifar10", test, test, data.CIFAR10_CLASSES, None, "test")
+    for subset in coinference.measurement_sets(P, dataset):
+        counts = torch.bincount(subset.labels, minlength=10)
+        if len(subset) >= 100:
+            assert counts.max() - counts.min() <= 1, (profile_name, counts)
+        else:
+            assert counts.max() <= 1 or counts.max() - counts.min() <= 1
+

@@ -1,0 +1,78 @@
+"""Each notebook's paper-vs-here code on measurements where nothing is feasible (or nothing was
+measured): it must say so in its verdicts, never raise."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgelib import branchy, compression_results, edgent, partition, report
+from edgelib.partition import ExitCosts, PartitionSearch
+
+
+def _exits():
+    return [ExitCosts(accuracy=a, edge_ms=np.full(n, 1.0), device_ms=np.full(n, 10.0),
+                      out_bytes=np.full(n, 1e4), input_bytes=3072.0)
+            for a, n in ((0.7, 9), (0.77, 12), (0.8, 20))]
+
+
+def test_report_claims_rejects_a_row_without_verdict():
+    with pytest.raises(ValueError, match="verdict"):
+        report.claims([report.claim("x", 1, 2, "")])
+    table = report.claims([report.infeasible("x", 1, "nothing met it")])
+    assert table.verdict[0] == report.NOTHING_FEASIBLE and "nothing met it" in table.ours[0]
+
+
+def test_edgent_claims_when_no_exit_meets_the_requirement():
+    search = {o: PartitionSearch(_exits(), o) for o in partition.ORIENTATIONS}
+    requirement = 0.01  # far below any exit's latency
+    sel = edgent.selection_vs_bandwidth(search, np.geomspace(1e4, 2e7, 5), requirement)
+    assert sel.exit.isna().all()
+    req = edgent.selection_vs_requirement(search, [0.01, 0.02], 1e6)
+    assert (req.exit == 0).all()
+    rows = edgent.claims(sel, pd.DataFrame(), 10, 10, 0.05, requirement)
+    verdicts = {r["claim"]: r["verdict"] for r in rows}
+    assert verdicts["co-inference beats device only"] == report.NOTHING_FEASIBLE
+    assert verdicts["regression predictions track real runs"] == report.NOTHING_FEASIBLE
+    assert verdicts["Alg. 1 returns the exact optimum"] == report.REPRODUCED
+    report.claims(rows)
+
+
+def test_edgent_claims_when_feasible():
+    search = {o: PartitionSearch(_exits(), o) for o in partition.ORIENTATIONS}
+    sel = edgent.selection_vs_bandwidth(search, np.geomspace(1e4, 2e7, 20), 200.0)
+    assert sel.exit.notna().all()
+    rows = edgent.claims(sel, pd.DataFrame(), 9, 10, 2.0, 200.0)
+    verdicts = {r["claim"]: r["verdict"] for r in rows}
+    assert verdicts["Alg. 1 returns the exact optimum"] == report.DIVERGES
+    assert verdicts["decision time fit for per-request use (issue goal ≤ 1 ms)"] == "not met"
+    assert verdicts["co-inference beats device only"] == report.REPRODUCED
+
+
+def test_branchy_claims_later_exits_within_noise():
+    rows = branchy.claims([70.0, 77.0, 77.05], (78.7, 81.7, 83.6), 10000, 10)
+    last = rows[-1]["verdict"]
+    assert last.startswith(report.DIVERGES) and "exit 3" in last
+    rows = branchy.claims([78.7, 81.7, 83.6], (78.7, 81.7, 83.6), 10000, 10)
+    assert all(r["verdict"] == report.REPRODUCED for r in rows)
+
+
+def test_compression_claims_with_nothing_measured():
+    empty_sizes = pd.DataFrame(columns=["exit", "point", "bits", "method", "bytes", "fp32_bytes",
+                                        "payload_bits", "entropy_bits", "table_bytes"])
+    empty_acc = pd.DataFrame(columns=["exit", "point", "bits", "type", "loss_points"])
+    rows = compression_results.claims(empty_sizes, empty_acc, 100)
+    assert [r["verdict"] for r in rows] == [report.NOTHING_FEASIBLE] * 4
+    report.claims(rows)
+
+
+def test_compression_claims_on_a_small_measurement():
+    sizes = pd.DataFrame({"exit": 3, "point": [1, 2, 1, 2], "bits": [8, 8, 4, 4],
+                          "method": "huffman", "bytes": [100, 50, 60, 20],
+                          "fp32_bytes": [2000, 1000, 2000, 1000], "payload_bits": 100.0,
+                          "entropy_bits": 99.0, "table_bytes": 5})
+    acc = pd.DataFrame({"exit": 3, "point": [1, 2, 1, 2], "bits": [4, 4, 8, 8],
+                        "type": ["conv", "relu", "conv", "relu"],
+                        "loss_points": [5.0, 0.0, 0.0, 0.0]})
+    rows = {r["claim"][:8]: r["verdict"] for r in compression_results.claims(sizes, acc, 1000)}
+    assert rows["Fig. 5a:"] == report.REPRODUCED
+    assert compression_results.claims(sizes, acc, 1000)[1]["verdict"] == report.REPRODUCED
