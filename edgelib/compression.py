@@ -11,15 +11,32 @@ so |x − x̂| ≤ (max − min) / (2 · (2^c − 1)), half a step.
 Coding uses the maintained coder ``constriction``: ``method="huffman"`` (the paper's; its
 integer code lengths cost up to one bit per symbol over the entropy) or ``method="ans"``
 (asymmetric numeral systems, a stream code within a fraction of a percent of the entropy). The
-message carries everything the receiver needs: a header (bits, min, max, shape, method) and a
-compact symbol table (the used symbols as delta varints, each one's count as one byte of
-log2-scale, from which both sides build the same code), so its length is the true upload size.
+message carries everything the receiver needs, so its length is the true upload size
+(integers little-endian; "varint" = LEB128, 7 bits a byte, canonical):
+
+    format   u8       ``FORMAT`` (0xC1): magic and version of this layout
+    bits     u8       c, one of ``BITS``
+    method   u8       0 huffman, 1 ans
+    min,max  2 × f32  finite, min ≤ max, |min|, |max| ≤ ``MAX_ABS``
+    ndim     u8       ≤ ``MAX_NDIM``, then ndim varints: the shape (Π ≤ ``MAX_ELEMENTS``)
+    table             varint k (distinct symbols), k varints: the symbols, delta-coded
+                      (strictly increasing, < 2^c), k varints: each one's exact count (> 0,
+                      summing to the element count); both sides build the same code from it
+    payload           32-bit words of the coded symbols; empty when k ≤ 1
+    crc32    u32      zlib.crc32 of everything before it
+
+``decode`` checks the format byte and the checksum first, then every field on its own (so a
+crafted message with a valid checksum cannot make it over-allocate, hang or abort), runs
+``constriction`` only on validated input, and checks the decoded symbols against the counts.
+Every malformed message is a ``ValueError``.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 import time
+import zlib
 from dataclasses import dataclass
 
 import constriction
@@ -28,36 +45,66 @@ import torch
 
 from .profiles import QUANTIZATION_BITS as BITS  # SAC-d's quantization levels: 4, 8, 12, 16
 METHODS = ("huffman", "ans")
-_HEADER = struct.Struct("<BBff")  # bits, method, min, max (then ndim, shape, table, payload)
+FORMAT = 0xC1  # first byte of every message: this layout, version 1
+MAX_ELEMENTS = 2**26  # elements of one feature (256 MB in fp32); also the cap for a decoder
+MAX_NDIM = 8
+MAX_ABS = 2.0**125  # |min|, |max| bound: keeps (max − min) and the dequantized values finite
+_MIN_SCALE = 2.0**-126  # smallest normal float32: a quantization step never underflows to 0
+_FIXED = struct.Struct("<BBBffB")  # format, bits, method, min, max, ndim
+_CRC = struct.Struct("<I")
+_MAX_VARINT_BYTES = 5  # 35 bits: more than any field may hold
 
 
-def _check_bits(bits: int) -> None:
-    if bits not in BITS:
-        raise ValueError(f"quantization bits must be one of {BITS}, got {bits!r}")
+def _check_bits(bits) -> int:
+    if isinstance(bits, (bool, np.bool_)) or not isinstance(bits, (int, np.integer)) \
+            or int(bits) not in BITS:
+        raise ValueError(f"quantization bits must be an int, one of {BITS}, got {bits!r}")
+    return int(bits)
+
+
+def _as_feature(x) -> torch.Tensor:
+    """A real-valued tensor from a tensor or numpy array; anything else is a ValueError."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "biuf":
+            raise ValueError(f"feature must hold real numbers, got numpy dtype {x.dtype}")
+        x = torch.from_numpy(np.array(x, np.float32))  # a copy: writable, native order
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"feature must be a torch.Tensor or numpy array, got {type(x).__name__}")
+    if x.is_complex():
+        raise ValueError(f"feature must hold real numbers, got {x.dtype}")
+    return x.detach()
+
+
+def _check_range(lo: float, hi: float) -> None:
+    if not (math.isfinite(lo) and math.isfinite(hi) and -MAX_ABS <= lo <= hi <= MAX_ABS):
+        raise ValueError(f"feature values must be finite and within ±2**125, got min {lo!r}, "
+                         f"max {hi!r} (NaN or inf in the feature?)")
+
+
+def _scale(lo: float, hi: float, bits: int) -> float:
+    return max((hi - lo) / (2**bits - 1), _MIN_SCALE)
 
 
 def quantize(x: torch.Tensor, bits: int) -> tuple[torch.Tensor, float, float]:
     """Eq. 4 of SAC-d on one feature: integer symbols in [0, 2^c − 1], and its min and max."""
-    _check_bits(bits)
-    x = x.detach().float()
+    bits = _check_bits(bits)
+    x = _as_feature(x).float()
     if x.numel() == 0:
-        return torch.zeros(x.shape, dtype=torch.int32), 0.0, 0.0
+        return torch.zeros(x.shape, dtype=torch.int32, device=x.device), 0.0, 0.0
     lo, hi = x.min().item(), x.max().item()
-    levels = 2**bits - 1
-    scale = (hi - lo) / levels if hi > lo else 1.0
-    q = torch.round((x - lo) / scale).clamp_(0, levels).to(torch.int32)
+    _check_range(lo, hi)
+    q = torch.round((x - lo) / _scale(lo, hi, bits)).clamp_(0, 2**bits - 1).to(torch.int32)
     return q, lo, hi
 
 
 def dequantize(q: torch.Tensor, lo: float, hi: float, bits: int) -> torch.Tensor:
-    _check_bits(bits)
-    scale = (hi - lo) / (2**bits - 1) if hi > lo else 0.0
-    return q.float() * scale + lo
+    bits = _check_bits(bits)
+    return q.float() * _scale(lo, hi, bits) + lo
 
 
 def quantize_batch(x: torch.Tensor, bits: int) -> torch.Tensor:
     """Quantize then dequantize each sample of a batch with its own min and max (eq. 4)."""
-    _check_bits(bits)
+    bits = _check_bits(bits)
     flat = x.detach().float().flatten(1)
     lo, hi = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
     scale = ((hi - lo) / (2**bits - 1)).clamp_min(1e-30)
@@ -78,42 +125,45 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
 class Coded:
     message: bytes  # everything the receiver needs
     payload_bits: int  # the coded symbols alone
-    table_bytes: int  # the symbol-count table
+    table_bytes: int  # the symbol table (symbols and their counts)
     entropy_bits: float  # the empirical entropy of the symbols (lower bound of the payload)
 
 
 def encode(x: torch.Tensor, bits: int, method: str = "huffman") -> Coded:
-    """Quantize ``x`` (eq. 4) and entropy-code it into one self-contained message."""
-    if method not in METHODS:
+    """Quantize ``x`` (eq. 4) and entropy-code it into one self-contained message.
+
+    ``x`` is a real tensor or numpy array of at most ``MAX_NDIM`` dims and ``MAX_ELEMENTS``
+    elements, finite and within ±``MAX_ABS``; anything else is a ``ValueError``.
+    """
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown coding method {method!r}; have {', '.join(METHODS)}")
-    q, lo, hi = quantize(x, bits)
-    flat = q.flatten().numpy()
-    values, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    bits, x = _check_bits(bits), _as_feature(x)
     shape = tuple(x.shape)
-    header = _HEADER.pack(bits, METHODS.index(method), lo, hi)
-    header += struct.pack(f"<B{len(shape)}I", len(shape), *shape)
-    weights = _log_counts(counts)
-    table = struct.pack("<I", len(values)) + _varints(np.diff(values, prepend=0)) \
-        + weights.astype(np.uint8).tobytes()
-    payload, payload_bits = _code(inverse.astype(np.int32), _weights(weights), method)
-    return Coded(header + table + payload, payload_bits, len(table),
-                 empirical_entropy_bits(flat))
+    if len(shape) > MAX_NDIM or x.numel() > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in shape):
+        raise ValueError(f"feature of shape {shape} is beyond the format's limits "
+                         f"({MAX_NDIM} dims, {MAX_ELEMENTS} elements)")
+    q, lo, hi = quantize(x, bits)
+    flat = q.flatten().cpu().numpy()
+    values, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    payload, payload_bits = _code(inverse.ravel().astype(np.int32), counts / counts.sum(), method)
+    table = _varints([len(values)]) + _varints(np.diff(values, prepend=0)) + _varints(counts)
+    message = _assemble(bits, METHODS.index(method), lo, hi, shape, table, payload)
+    return Coded(message, payload_bits, len(table), empirical_entropy_bits(flat))
 
 
-def _log_counts(counts: np.ndarray) -> np.ndarray:
-    """Counts stored in one byte each: round(15 · log2(count)) (≤ 2.3 % error per probability)."""
-    return np.clip(np.round(15 * np.log2(np.maximum(counts, 1))), 0, 255)
+def _assemble(bits: int, method: int, lo: float, hi: float, shape, table: bytes,
+              payload: bytes) -> bytes:
+    """The message from its fields (see the module docstring), checksum appended."""
+    body = _FIXED.pack(FORMAT, bits, method, lo, hi, len(shape)) + _varints(shape) + table \
+        + payload
+    return body + _CRC.pack(zlib.crc32(body))
 
 
-def _weights(log_counts: np.ndarray) -> np.ndarray:
-    """The probabilities both sides code with, rebuilt from the stored one-byte log-counts."""
-    w = np.exp2(np.asarray(log_counts, np.float64) / 15)
-    return w / w.sum() if len(w) else w
-
-
-def _varints(numbers: np.ndarray) -> bytes:
+def _varints(numbers) -> bytes:
     out = bytearray()
-    for n in numbers.tolist():
+    for n in np.asarray(numbers, np.int64).tolist():
+        if n < 0:
+            raise ValueError(f"varints are unsigned, got {n}")
         while n >= 0x80:
             out.append((n & 0x7F) | 0x80)
             n >>= 7
@@ -121,19 +171,32 @@ def _varints(numbers: np.ndarray) -> bytes:
     return bytes(out)
 
 
-def _read_varints(buf: bytes, pos: int, count: int) -> tuple[np.ndarray, int]:
+def _read_varints(buf: bytes, pos: int, count: int, end: int, limit: int,
+                  what: str) -> tuple[list[int], int]:
+    """``count`` canonical varints from ``buf[pos:end]``, each ≤ ``limit``."""
+    if count > end - pos:  # each takes at least one byte
+        raise ValueError(f"{count} {what} do not fit in the {end - pos} bytes left")
     numbers = []
     for _ in range(count):
-        n, shift = 0, 0
+        n = shift = 0
         while True:
+            if pos >= end:
+                raise ValueError(f"message ends inside the {what}")
             byte = buf[pos]
             pos += 1
             n |= (byte & 0x7F) << shift
-            shift += 7
             if byte < 0x80:
                 break
+            shift += 7
+            if shift >= 7 * _MAX_VARINT_BYTES:
+                raise ValueError(f"a varint in the {what} is longer than {_MAX_VARINT_BYTES} "
+                                 "bytes")
+        if byte == 0 and shift:
+            raise ValueError(f"a varint in the {what} is not in canonical form")
+        if n > limit:
+            raise ValueError(f"{what}: {n} is above the limit {limit}")
         numbers.append(n)
-    return np.array(numbers, np.int64), pos
+    return numbers, pos
 
 
 def _code(symbols: np.ndarray, p: np.ndarray, method: str) -> tuple[bytes, int]:
@@ -155,44 +218,97 @@ def _code(symbols: np.ndarray, p: np.ndarray, method: str) -> tuple[bytes, int]:
 def decode(message: bytes) -> torch.Tensor:
     """The dequantized feature from a message of ``encode`` (lossless up to quantization).
 
-    A truncated or corrupted message fails with ``ValueError``.
+    A truncated, corrupted or crafted message fails with ``ValueError``, before any allocation
+    beyond ``MAX_ELEMENTS`` elements (for Huffman, beyond one element per payload bit).
     """
+    if not isinstance(message, (bytes, bytearray, memoryview)):
+        raise ValueError(f"a compressed feature is bytes, got {type(message).__name__}")
+    message = bytes(message)
     try:
         return _decode(message)
-    except (struct.error, IndexError, ValueError, RuntimeError) as err:
+    except ValueError as err:
         raise ValueError(f"malformed compressed feature ({len(message)} bytes): {err}") from None
 
 
-def _decode(message: bytes) -> torch.Tensor:
-    bits, method, lo, hi = _HEADER.unpack_from(message, 0)
+def _decode(buf: bytes) -> torch.Tensor:
+    if len(buf) < _FIXED.size + _CRC.size:
+        raise ValueError(f"shorter than the {_FIXED.size + _CRC.size}-byte minimum")
+    if buf[0] != FORMAT:
+        raise ValueError(f"not a compressed feature of format {FORMAT:#04x} (first byte "
+                         f"{buf[0]:#04x})")
+    end = len(buf) - _CRC.size
+    if zlib.crc32(buf[:end]) != _CRC.unpack_from(buf, end)[0]:
+        raise ValueError("corrupt message: checksum mismatch")
+    _, bits, method, lo, hi, ndim = _FIXED.unpack_from(buf, 0)
     if bits not in BITS or method >= len(METHODS):
         raise ValueError(f"header names {bits} bits and coding method {method}")
-    pos = _HEADER.size
-    (ndim,) = struct.unpack_from("<B", message, pos)
-    shape = struct.unpack_from(f"<{ndim}I", message, pos + 1)
-    pos += 1 + 4 * ndim
-    (n_values,) = struct.unpack_from("<I", message, pos)
-    pos += 4
-    deltas, pos = _read_varints(message, pos, n_values)
-    values = np.cumsum(deltas).astype(np.int32)
-    p = _weights(np.frombuffer(message, np.uint8, n_values, pos))
-    pos += n_values
-    n = int(np.prod(shape)) if shape else 1
-    if n_values == 0:
-        symbols = np.zeros(0, np.int32)
-    elif n_values == 1:
-        symbols = np.zeros(n, np.int32)
-    else:
-        words = np.frombuffer(message[pos:], "<u4").astype(np.uint32)
-        if METHODS[method] == "huffman":
+    try:
+        _check_range(lo, hi)
+    except ValueError:
+        raise ValueError(f"header min {lo!r} and max {hi!r} are not finite, ordered and "
+                         "within ±2**125") from None
+    if ndim > MAX_NDIM:
+        raise ValueError(f"{ndim} dims (at most {MAX_NDIM})")
+    shape, pos = _read_varints(buf, _FIXED.size, ndim, end, MAX_ELEMENTS, "shape")
+    n = math.prod(shape)
+    if n > MAX_ELEMENTS:
+        raise ValueError(f"shape {tuple(shape)} has {n} elements (at most {MAX_ELEMENTS})")
+    values, counts, pos = _read_table(buf, pos, end, bits, n)
+    if lo == hi and values not in ([], [0]):
+        raise ValueError(f"min = max, yet symbols {values[:4]}")
+    payload = buf[pos:end]
+    if len(values) <= 1:
+        if payload:
+            raise ValueError(f"{len(payload)} payload bytes for a constant feature")
+        value = dequantize(torch.tensor(values or [0], dtype=torch.int32), lo, hi, bits)
+        return torch.full(shape, value.item(), dtype=torch.float32) if n else \
+            torch.zeros(shape, dtype=torch.float32)
+    symbols = _decode_symbols(payload, counts / counts.sum(), METHODS[method], n)
+    if not np.array_equal(np.bincount(symbols, minlength=len(values)), counts):
+        raise ValueError("decoded symbols do not match the table's counts")
+    q = torch.from_numpy(np.asarray(values, np.int32)[symbols]).view(shape)
+    return dequantize(q, lo, hi, bits)
+
+
+def _read_table(buf: bytes, pos: int, end: int, bits: int,
+                n: int) -> tuple[list[int], np.ndarray, int]:
+    """The used symbols (strictly increasing, < 2^bits) and their counts (> 0, sum n)."""
+    (k,), pos = _read_varints(buf, pos, 1, end, min(2**bits, n), "symbol count")
+    if n and not k:
+        raise ValueError(f"{n} elements but no symbols")
+    deltas, pos = _read_varints(buf, pos, k, end, 2**bits - 1, "symbols")
+    if any(d == 0 for d in deltas[1:]):
+        raise ValueError("symbols are not strictly increasing")
+    values = np.cumsum(deltas, dtype=np.int64).tolist()
+    if values and values[-1] >= 2**bits:
+        raise ValueError(f"symbol {values[-1]} is outside [0, 2^{bits})")
+    counts, pos = _read_varints(buf, pos, k, end, n, "counts")
+    if any(c == 0 for c in counts) or sum(counts) != n:
+        raise ValueError(f"counts must be positive and sum to the {n} elements")
+    return values, np.asarray(counts, np.int64), pos
+
+
+def _decode_symbols(payload: bytes, p: np.ndarray, method: str, n: int) -> np.ndarray:
+    """n symbol indices from a payload of 32-bit words (only on a validated table)."""
+    if not payload or len(payload) % 4:
+        raise ValueError(f"payload of {len(payload)} bytes is not a whole number of words")
+    words = np.frombuffer(payload, "<u4").astype(np.uint32)
+    try:
+        if method == "huffman":
+            if n > 32 * len(words):  # every Huffman symbol costs at least one bit
+                raise ValueError(f"{n} elements cannot fit in {32 * len(words)} payload bits")
             tree = constriction.symbol.huffman.DecoderHuffmanTree(p)
             decoder = constriction.symbol.QueueDecoder(words)
-            symbols = np.array([decoder.decode_symbol(tree) for _ in range(n)], np.int32)
-        else:
-            coder = constriction.stream.stack.AnsCoder(words)
-            symbols = coder.decode(constriction.stream.model.Categorical(p, perfect=False), n)
-    q = torch.from_numpy(values[symbols].astype(np.int32)).view(shape)
-    return dequantize(q, lo, hi, bits)
+            return np.fromiter((decoder.decode_symbol(tree) for _ in range(n)), np.int32, n)
+        if words[-1] == 0:
+            raise ValueError("an ANS payload never ends in a zero word")
+        coder = constriction.stream.stack.AnsCoder(words)
+        symbols = coder.decode(constriction.stream.model.Categorical(p, perfect=False), n)
+        if not coder.is_empty():
+            raise ValueError("payload is longer than its symbols")
+        return symbols.astype(np.int32, copy=False)
+    except (ValueError, RuntimeError) as err:
+        raise ValueError(f"payload: {err}") from None
 
 
 def coding_benchmark(x: torch.Tensor, bits: int = 8, method: str = "huffman",
