@@ -31,6 +31,7 @@ from .platforms import Platform
 
 FORMAT = "edgelib-profile/1"
 PROFILE_DIR_ENV = "EDGELIB_PROFILE_DIR"  # measured profiles that replace the dilated ones
+HOLDOUT = 0.25  # share of each layer type's sweep configurations held out to score a fit
 # Edgent's table: the independent variables of each layer type's latency model.
 FEATURES = {
     "conv": ("input feature-map amount", "(filter size / stride)² · filters"),
@@ -197,24 +198,47 @@ def _load_measurement(rng: np.random.Generator, platform: Platform, repeats: int
     return {"model_bytes": len(payload), **t}
 
 
-def fit_regressions(measurements: pd.DataFrame, holdout: float = 0.25,
+def heldout_split(measurements: pd.DataFrame, holdout: float = HOLDOUT,
+                  seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per layer type: (held-out, fitted) row positions within its group of ``measurements``.
+
+    A seeded permutation per type, drawn in the order the types first appear; types with
+    fewer than 4 configurations hold nothing out. Every fit scored on a sweep uses this split.
+    """
+    rng = np.random.default_rng(seed)
+    splits = {}
+    for kind, group in measurements.groupby("type", sort=False):
+        order = rng.permutation(len(group))
+        n_test = max(1, int(round(holdout * len(group)))) if len(group) >= 4 else 0
+        splits[kind] = order[:n_test], order[n_test:]
+    return splits
+
+
+def fit_scored(X: np.ndarray, y: np.ndarray, split: tuple[np.ndarray, np.ndarray]
+               ) -> tuple[LinearRegression, float]:
+    """Least squares on all rows, and its held-out MAPE (refitted without the held-out rows;
+    NaN when nothing is held out)."""
+    test, fit_on = split
+    heldout = float("nan")
+    if len(test):
+        held = LinearRegression().fit(X[fit_on], y[fit_on])
+        heldout = mape(y[test], held.predict(X[test]))
+    return LinearRegression().fit(X, y), heldout
+
+
+def fit_regressions(measurements: pd.DataFrame, holdout: float = HOLDOUT,
                     seed: int = 0) -> dict:
     """One least-squares model per layer type: latency_ms = coef · features + intercept.
 
-    A random ``holdout`` share of each type's configurations is kept out of the fit and
-    scored (MAPE); the reported model is then refitted on all of them.
+    A random ``holdout`` share of each type's configurations (``heldout_split``) is kept out
+    of the fit and scored (MAPE); the reported model is then refitted on all of them.
     """
-    rng = np.random.default_rng(seed)
+    splits = heldout_split(measurements, holdout, seed)
     models = {}
     for kind, group in measurements.groupby("type", sort=False):
         X = np.array([features(kind, r) for r in group.to_dict("records")], dtype=float)
         y = group["mean_ms"].to_numpy()
-        order = rng.permutation(len(y))
-        n_test = max(1, int(round(holdout * len(y)))) if len(y) >= 4 else 0
-        test, fit_on = order[:n_test], order[n_test:]
-        held = LinearRegression().fit(X[fit_on], y[fit_on])
-        heldout_mape = mape(y[test], held.predict(X[test])) if n_test else float("nan")
-        full = LinearRegression().fit(X, y)
+        full, heldout_mape = fit_scored(X, y, splits[kind])
         models[kind] = {"features": list(FEATURES[kind]), "coef": full.coef_.tolist(),
                         "intercept": float(full.intercept_), "heldout_mape": heldout_mape,
                         "configs": len(y)}

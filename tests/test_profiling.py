@@ -116,3 +116,76 @@ def test_a_supplied_profile_replaces_the_measured_one(tmp_path, monkeypatch):
     monkeypatch.setenv(profiling.PROFILE_DIR_ENV, str(tmp_path))
     doc = profiling.platform_profile(profiles.get("smoke"), "raspberry-pi-4")
     assert doc["platform"] == FAST and doc["tables"]["m"].mean_ms.iloc[0] == 99.0
+
+
+# ----------------------------------------------------- layer_latency: notebook 04's analyses
+from edgelib import layer_latency  # noqa: E402
+
+
+def test_heldout_split_is_seeded_and_scores_what_fit_regressions_scores():
+    sweep = profiling.sweep(FAST, configs=8, warmup=0, repeats=1, kinds=("conv", "fc", "relu"))
+    a, b = profiling.heldout_split(sweep, seed=3), profiling.heldout_split(sweep, seed=3)
+    assert all((a[k][0] == b[k][0]).all() for k in a)
+    assert all(len(test) == 2 and sorted([*test, *fit]) == list(range(8))
+               for test, fit in a.values())
+    regs = profiling.fit_regressions(sweep, seed=3)
+    variants = layer_latency.fit_variants({"p": sweep}, seed=3).set_index(["type", "variables"])
+    for kind in ("conv", "fc"):
+        assert variants.loc[(kind, "Edgent's"), "heldout_mape_pct"] == \
+            pytest.approx(regs[kind]["heldout_mape"])
+        assert variants.loc[(kind, "Edgent's"), "held out"] == 2
+
+
+def test_macs_are_the_flop_counters_half_for_every_alexnet_conv_and_fc():
+    tables = profiling.measure_branchy(BranchyAlexNet(10, width=8).eval(), FAST, 0, 1)
+    main = tables["branchy_alexnet/exit3"]
+    for r in main[main.type.isin(["conv", "fc"])].to_dict("records"):
+        assert layer_latency.macs(r["type"], r) == r["flops"] / 2
+    with pytest.raises(ValueError, match="conv and fc"):
+        layer_latency.macs("relu", {})
+
+
+def test_slide_readings_scale_sizes_and_y_as_documented():
+    row = {"input_elems": 1000, "kernel": 3, "stride": 1, "filters": 10, "model_bytes": 4000}
+    coef, icpt = (6.03e-5, 1.24e-4), 1.89e-1  # the slides' mobile conv model, as printed
+    predict = layer_latency.slide_predict
+    assert predict("conv", row, "mobile", "x in elements, y in ms") == \
+        pytest.approx(coef[0] * 1000 + coef[1] * 90 + icpt)
+    assert predict("conv", row, "mobile", "x in fp32 bytes, y in ms") == \
+        pytest.approx(coef[0] * 4000 + coef[1] * 90 + icpt)  # (k/s)²·filters is not scaled
+    assert predict("conv", row, "mobile", "x in elements, y in µs") == \
+        pytest.approx((coef[0] * 1000 + coef[1] * 90 + icpt) / 1e3)
+    assert predict("load", row, "mobile", "x in fp32 bytes, y in ms") == \
+        pytest.approx(1.33e-6 * 4000 + 2.182)
+    empty = {**row, "input_elems": 0, "filters": 0}  # the edge conv's negative intercept
+    assert predict("conv", empty, "edge", "x in elements, y in ms") == 0
+
+
+def test_coefficient_table_puts_the_slides_beside_ours():
+    regs = {"raspberry-pi-4": {"relu": {"coef": [1e-6], "intercept": 0.01, "heldout_mape": 3.0}}}
+    t = layer_latency.coefficient_table(regs).set_index(["layer type", "platform"])
+    assert len(t) == 2 * len(profiling.FEATURES)
+    relu = t.loc[("relu", "mobile / raspberry-pi-4")]
+    assert relu["paper coef"] == "5.6e-06" and relu["our coef (ms per element or byte)"] == "1e-06"
+    assert np.isnan(t.loc[("relu", "edge / edge-server"), "our intercept (ms)"])
+
+
+def test_type_shares_sum_to_100_per_platform_and_batch():
+    t = pd.DataFrame({"platform": ["a"] * 4, "batch": [1, 1, 8, 8],
+                      "type": ["conv", "relu", "conv", "relu"], "mean_ms": [3.0, 1.0, 1.0, 1.0]})
+    s = layer_latency.type_shares(t).set_index(["batch", "type"]).share_pct
+    assert s[(1, "conv")] == 75 and s[(8, "relu")] == 50
+    assert layer_latency.type_shares(t.drop(columns="batch")).batch.eq(1).all()
+
+
+def test_batch_tables_measure_each_batch_side_by_side_and_cache(tmp_path, monkeypatch):
+    from edgelib import profiles
+    monkeypatch.setenv("EDGELIB_DATA_DIR", str(tmp_path))
+    smoke = profiles.get("smoke")
+    t = layer_latency.batch_tables(smoke, "edge-server", batches=(1, 2))
+    assert sorted(t.batch.unique()) == [1, 2] and len(t) == 2 * 20
+    one, two = t[t.batch == 1], t[t.batch == 2]
+    assert list(one.output_bytes) == list(two.output_bytes)  # sizes stay per image
+    assert (two.flops.to_numpy() == 2 * one.flops.to_numpy()).all()
+    monkeypatch.setattr(profiling, "layer_table", lambda *a, **k: 1 / 0)
+    pd.testing.assert_frame_equal(layer_latency.batch_tables(smoke, "edge-server", (1, 2)), t)
