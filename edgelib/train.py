@@ -116,14 +116,23 @@ def _floats(out):
     return [o.float() for o in out] if isinstance(out, (list, tuple)) else out.float()
 
 
+def exponential_lr(peak: float, decay_per_epoch: float, steps_per_epoch: int):
+    """lr = peak · decay^(step / steps_per_epoch): the "exponential decay" of SAC-d's recipe."""
+    if not 0 < decay_per_epoch <= 1:
+        raise ValueError(f"decay_per_epoch must lie in (0, 1], got {decay_per_epoch!r}")
+    return lambda step: peak * decay_per_epoch ** (step / steps_per_epoch)
+
+
 def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
         evaluate_on: data.Split | None = None, loss_fn: LossFn | None = None,
-        desc: str = "train", progress: bool = True) -> dict:
+        desc: str = "train", progress: bool = True,
+        schedule: Callable[[int], float] | None = None) -> dict:
     """Train ``model`` in place for ``recipe.epochs``; returns the per-epoch history.
 
     ``loss_fn(logits, labels, images)`` replaces label-smoothed cross-entropy (distillation
     passes one that runs the teacher on ``images``). A multi-exit model returns a list of
     logits; its ``loss_fn`` gets the list (``multi_exit_loss``), and accuracy is its last exit's.
+    ``schedule(step)`` replaces the recipe's warm-up + cosine learning rate (``exponential_lr``).
     """
     dev = device()
     model.to(dev).to(memory_format=torch.channels_last)
@@ -144,7 +153,8 @@ def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
             x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
             y = y.to(dev, non_blocking=True)
             for group in opt.param_groups:
-                group["lr"] = lr_at(step, total, warmup, recipe.lr)
+                group["lr"] = (schedule(step) if schedule is not None
+                               else lr_at(step, total, warmup, recipe.lr))
             with autocast(dev):
                 out = _floats(model(x))
                 loss = loss_fn(out, y, x)
