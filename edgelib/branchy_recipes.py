@@ -20,13 +20,16 @@ import platform
 import time
 from dataclasses import asdict, replace
 
+import pandas as pd
 import torch
 
-from . import branchy, data, papers, profiles, train
+from . import branchy, data, papers, paths, profiles, report, train
 from .models.branchy_alexnet import BranchyAlexNet
 from .profiles import Recipe
 
 PAPER_DECAY_PER_EPOCH = 0.96  # an assumption: SAC-d gives no rate
+# the committed result of one run of both recipes on a GPU (see the module docstring)
+SPOT_CHECK = paths.ROOT / "figures" / "spot_checks" / "03_branchy_recipes_h100.json"
 
 
 def paper_recipe(epochs: int, width: int) -> Recipe:
@@ -50,6 +53,44 @@ def run(name: str, recipe: Recipe, dataset: data.Cifar, seed: int, exponential: 
             "decay_per_epoch": PAPER_DECAY_PER_EPOCH if exponential else None,
             "exit_test_acc": branchy.exit_accuracies(model, dataset.test),
             "main_exit_curve": history["test_acc"], "seconds": time.perf_counter() - start}
+
+
+def spot_check() -> dict | None:
+    """The committed GPU spot check, or None where the file is missing."""
+    return json.loads(SPOT_CHECK.read_text()) if SPOT_CHECK.exists() else None
+
+
+def spot_check_table(spot: dict) -> pd.DataFrame:
+    """Both recipes' exit accuracies beside SAC-d's published ones."""
+    rows = [{"recipe": name, "measured on": spot[name]["device"],
+             "epochs": spot[name]["recipe"]["epochs"], "batch": spot[name]["recipe"]["batch_size"],
+             "lr": spot[name]["recipe"]["lr"], "schedule": spot[name]["schedule"],
+             **{f"exit {e} (%)": round(100 * a, 2)
+                for e, a in enumerate(spot[name]["exit_test_acc"], 1)}}
+            for name in ("paper", "ours")]
+    rows.append({"recipe": "SAC-d, as published", "measured on": "—",
+                 "epochs": papers.SACD_TRAINING["epochs"],
+                 "batch": papers.SACD_TRAINING["batch_size"], "lr": papers.SACD_TRAINING["lr"],
+                 "schedule": papers.SACD_TRAINING["lr_schedule"],
+                 **{f"exit {e} (%)": a for e, a in enumerate(papers.SACD_EXIT_ACC, 1)}})
+    return pd.DataFrame(rows)
+
+
+def claims(spot: dict | None) -> list[dict]:
+    """Paper-vs-here rows for the paper-scale exits (needs the GPU spot check)."""
+    what = "exit accuracies at the paper's scale (100 epochs), SAC-d's recipe / ours"
+    paper = " / ".join(f"{a:g}" for a in papers.SACD_EXIT_ACC)
+    if spot is None:
+        return [report.claim(what, paper, "not measured here", report.NEEDS)]
+    got = {k: [100 * a for a in spot[k]["exit_test_acc"]] for k in ("paper", "ours")}
+    gaps = [a - b for a, b in zip(got["paper"], papers.SACD_EXIT_ACC)]
+    worst = max(gaps, key=abs)
+    rising = all(b > a for a, b in zip(got["paper"], got["paper"][1:]))
+    return [report.claim(
+        what, paper, " ; ".join(f"{k}: " + " / ".join(f"{a:.2f}" for a in v)
+                                for k, v in got.items()) + f" (GPU spot check, {spot['paper']['device']})",
+        report.within(worst, 1.0, "SAC-d's recipe, our guess at its layers; exits rise "
+                      + ("as in the paper" if rising else "not as in the paper")))]
 
 
 def main(argv: list[str] | None = None) -> None:

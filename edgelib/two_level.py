@@ -211,3 +211,53 @@ def oracle_accuracy(outs: dict, labels: torch.Tensor, smap: SuperclassMap) -> fl
     true_super = smap.to_superclass(labels)
     picked = outs["labels"][true_super, torch.arange(len(labels))]
     return (picked == labels).float().mean().item()
+
+
+def parameter_readings(backbone_name: str, k: int = 5, classes_per_superclass: int = 20,
+                       convention: str = "+bn5") -> dict[str, tuple[float, float]]:
+    """(params_M, GMACs) of a two-level model under each reading of §3.2 (Table 2's columns).
+
+    The first level is the backbone with a ``k``-way head; ``tail`` = the stages after its cut
+    without the classifier, ``last`` = the last feature stage (conv5_x / denseblock4 + norm5);
+    a head is ``Linear(features, classes_per_superclass)``. Params count the whole model (first
+    level + all second levels); GMACs one inference (first level + the second level(s) it runs),
+    weighted by ``cost.CONVENTIONS[convention]`` ("+bn5" is Table 1's, see flop_conventions).
+    Only "backbone + 2 x last stage" (the first level plus two head-less copies of its last
+    stage) reproduces Table 2's columns (tests/test_table2_readings.py); what the paper built
+    that way is not said.
+    """
+    from . import cost
+
+    net = models.build(backbone_name, k)
+    names, fc = net.stage_names, net.stages["head"].fc
+    ops, c = cost.ops_by_stage(net), classes_per_superclass
+
+    def part(stages):  # (params, MACs) of some stages, the k-way classifier left out
+        counts = {kind: sum(ops[s][kind] for s in stages) for kind in cost.OP_KINDS}
+        params = sum(cost.parameters(net.stages[s]) for s in stages)
+        if "head" in stages:
+            counts["linear"] -= fc.in_features * k
+            counts["linear_bias"] -= k
+            params -= cost.parameters(fc)
+        return params, cost.macs_under(counts, convention)
+
+    def head(n):
+        return (fc.in_features + 1) * n, cost.macs_under({"linear": fc.in_features * n,
+                                                          "linear_bias": n}, convention)
+
+    first = part(names)
+    first = (first[0] + cost.parameters(fc), first[1] + head(k)[1])
+    tail, last = part(names[names.index(net.cut) + 1:]), part(names[-2:])
+    # reading → (parameters of the whole model, MACs of one inference), each as a sum of parts
+    readings = {
+        "ours: K x (tail + head)": ([first, *[tail, head(c)] * k], [first, tail, head(c)]),
+        "shared tail + K heads": ([first, tail, *[head(c)] * k], [first, tail, head(c)]),
+        "backbone + K heads": ([first, *[head(c)] * k], [first, head(c)]),
+        "K x (last stage + head)": ([first, *[last, head(c)] * k], [first, last, head(c)]),
+        "shared last stage + K heads": ([first, last, *[head(c)] * k], [first, last, head(c)]),
+        "K x (tail + head over all classes)": ([first, *[tail, head(k * c)] * k],
+                                               [first, tail, head(k * c)]),
+        "backbone + 2 x last stage": ([first, last, last], [first, last, last]),
+    }
+    return {name: (sum(p for p, _ in ps) / 1e6, sum(m for _, m in ms) / 1e9)
+            for name, (ps, ms) in readings.items()}
