@@ -1,9 +1,9 @@
-"""SAC-d's co-inference decision problem as a gymnasium environment, its agents and the oracle.
+"""SAC-d's co-inference decision problem as a gymnasium environment, and the oracle.
 
 **State** {T, e, acc, B}: the latency, device energy and accuracy of the previous decision and
 the bandwidth now (each scaled to about [0, 1]). **Action**: (exit, partition point, bits c)
 flattened into one ``Discrete`` over the valid combinations (points 0…N_exit, so 0…20 for the
-main exit). **Reward** (eqs. 12–14): r = a·acc' + b·(1/T)', with a = n·ln(1 + B/s), b = 1 − a;
+main exit). **Reward** (eqs. 12–14): r = a·acc' + b·(1/T)', a = n·ln(1 + B/s), b = 1 − a;
 s = 1 MB/s and n = 1 / ln(1 + B_max/s) keep a ∈ [0, 1]. Standardisation (our reading of "to one
 magnitude"): acc' and (1/T)' are min-max scaled to [0, 1] over the instance — accuracy between
 the least and the most accurate action, speed 1/T between on-device inference with the main
@@ -12,8 +12,8 @@ exceeds the budget (eq. 14).
 
 Bandwidth follows traces (``sweep_trace``, ``random_walk_traces``, ``regime_traces``). The
 reward of an action depends on the bandwidth only, so the exact **oracle** maximises it per
-step over every action (``Oracle``). Agents: discrete SAC and DQN from tianshou
-(``train_agent``), the five-layer fully connected networks, γ = 0.99 and lr = 1e-3 of SAC-d.
+step over every action (``Oracle``). ``evaluate`` scores a policy over traces; the agents
+(discrete SAC and DQN from tianshou) are in ``edgelib.agents``.
 """
 
 from __future__ import annotations
@@ -54,6 +54,14 @@ class RewardParams:
         fast, slow = 1 / self.latency_min_ms, 1 / self.latency_max_ms
         speed = (1 / latency_ms - slow) / max(fast - slow, 1e-12)
         return float(np.clip(acc, 0, 1)), float(np.clip(speed, 0, 1))
+
+    def describe(self) -> str:
+        """The references in words (printed by notebook 07)."""
+        return (f"a = {self.n:.3f}·ln(1 + B / {self.s / MB:g} MB/s); 1/T scaled between "
+                f"{self.latency_max_ms:.2f} ms (on-device, main exit) and "
+                f"{self.latency_min_ms:.2f} ms (fastest at {self.bandwidth_max / MB:g} MB/s); "
+                f"accuracy between {self.accuracy_min:.4f} and {self.accuracy_max:.4f}; "
+                f"energy budget {1e3 * self.energy_budget_j:.2f} mJ")
 
     def reward(self, latency_ms: float, energy_j: float, accuracy: float,
                bandwidth: float) -> float:
@@ -114,7 +122,8 @@ class CoInferenceEnv(gym.Env):
     def _obs(self, last: tuple[float, float, float]) -> np.ndarray:
         t, e, acc = last
         p = self.params
-        obs = [t / p.latency_max_ms, e / p.energy_budget_j, acc,
+        # a zero energy budget (nothing feasible) must not divide by zero: e / budget clips to 10
+        obs = [t / p.latency_max_ms, e / max(p.energy_budget_j, 1e-12), acc,
                self.trace[self.t] / p.bandwidth_max]
         return np.clip(np.nan_to_num(np.array(obs, np.float32), posinf=10.0), 0.0, 10.0)
 
@@ -139,8 +148,12 @@ class CoInferenceEnv(gym.Env):
 
 
 # ----------------------------------------------------------------------------- traces
-def sweep_trace(low: float = 0.0, high: float = 10 * MB, points: int = 41) -> np.ndarray:
-    return np.linspace(low, high, points)
+def sweep_trace(low: float = 0.0, high: float = 10 * MB, points: int = 41,
+                fine_below: float = 0.1 * MB, fine_points: int = 5) -> np.ndarray:
+    """Fig. 6's sweep: ``points`` evenly from ``low`` to ``high``, plus ``fine_points`` evenly in
+    [low, fine_below] so that SAC-d's lowest range (0–0.1 MB/s, Fig. 6c) holds several."""
+    fine = np.linspace(low, min(fine_below, high), fine_points) if fine_points else []
+    return np.union1d(np.linspace(low, high, points), fine)
 
 
 def random_walk_traces(count: int, length: int, seed: int, low: float = 0.05 * MB,
@@ -186,6 +199,29 @@ def greedy_rollout(env: CoInferenceEnv, act, trace_index: int) -> dict:
     return {"reward": float(np.mean([r["reward"] for r in rows])), "steps": rows}
 
 
+def evaluate(env_traces: np.ndarray, instance, params, act) -> dict:
+    """Mean reward of ``act(obs, bandwidth) -> action index`` over the traces, and its steps."""
+    env = CoInferenceEnv(instance, params, env_traces)
+    runs = [greedy_rollout(env, act, i) for i in range(len(env_traces))]
+    steps = [dict(s) for r in runs for s in r["steps"]]
+    for s in steps:
+        s["exit"], s["point"], s["bits"] = env.actions[s["action"]]
+    return {"reward": float(np.mean([r["reward"] for r in runs])), "steps": steps}
+
+
+def evaluate_direct(env_traces: np.ndarray, instance, params, choose) -> dict:
+    """The same for a policy outside the action set:
+    ``choose(bandwidth) -> (exit, point, bits)``, scored directly by the reward."""
+    steps = []
+    for b in np.asarray(env_traces, float).ravel():
+        e, p, c = choose(float(b))
+        t, en, acc = instance.evaluate(e, p, c, float(b))
+        steps.append({"reward": params.reward(t, en, acc, float(b)), "latency_ms": t,
+                      "energy_j": en, "accuracy": acc, "bandwidth": float(b), "exit": e,
+                      "point": p, "bits": c})
+    return {"reward": float(np.mean([s["reward"] for s in steps])), "steps": steps}
+
+
 def decision_time_ms(act, obs: np.ndarray, repeats: int = 200) -> float:
     """Mean wall-clock time of one decision on one thread (the device platform's), in ms.
 
@@ -206,5 +242,5 @@ def decision_time_ms(act, obs: np.ndarray, repeats: int = 200) -> float:
         torch.set_num_threads(threads)
 
 
-__all__ = ["CoInferenceEnv", "Oracle", "RewardParams", "greedy_rollout", "random_walk_traces",
-           "regime_traces", "reward_params", "sweep_trace"]
+__all__ = ["CoInferenceEnv", "Oracle", "RewardParams", "evaluate", "evaluate_direct",
+           "greedy_rollout", "random_walk_traces", "regime_traces", "reward_params", "sweep_trace"]
