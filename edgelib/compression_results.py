@@ -90,3 +90,19 @@ def _coding_row(sizes: pd.DataFrame) -> dict:
                    f"{100 * (huff - 1):.1f} % over; the symbol table comes on top",
         "met with ANS; not with Huffman (the paper's coder)" if ans <= 1.02 < huff
         else "met" if huff <= 1.02 else "not met")
+
+
+def fp32_check(acc: pd.DataFrame, full_test_acc: list[float], images: int) -> pd.DataFrame:
+    """The unquantized accuracy per exit on the measurement subset (what notebook 07's instance
+    uses) against the whole test split (notebook 03), with two binomial standard errors."""
+    rows = []
+    for e, full in enumerate(full_test_acc, start=1):
+        sub = acc[acc.exit == e].fp32_accuracy
+        if sub.empty:
+            continue
+        a = float(sub.iloc[0])
+        two_se = 2 * 100 * (a * (1 - a) / images) ** 0.5
+        rows.append({"exit": e, "subset (%)": 100 * a, "whole test split (%)": 100 * full,
+                     "difference (points)": 100 * (a - full), "2 SE (points)": two_se,
+                     "within sampling error": abs(100 * (a - full)) <= two_se})
+    return pd.DataFrame(rows)

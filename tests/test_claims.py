@@ -76,3 +76,16 @@ def test_compression_claims_on_a_small_measurement():
     rows = {r["claim"][:8]: r["verdict"] for r in compression_results.claims(sizes, acc, 1000)}
     assert rows["Fig. 5a:"] == report.REPRODUCED
     assert compression_results.claims(sizes, acc, 1000)[1]["verdict"] == report.REPRODUCED
+
+
+def test_readme_results_blocks_come_from_the_paper_vs_here_tables(tmp_path):
+    from edgelib import readme
+
+    report.claims([report.claim("a | b", 1.5, "x", report.REPRODUCED)]).to_csv(
+        tmp_path / "03_paper_vs_here.csv", index=False)
+    text = "intro\n<!-- results 03 -->\nstale\n<!-- /results -->\nend\n"
+    out = readme.render(text, tmp_path)
+    assert "stale" not in out and "| 03 | a \\| b | 1.5 | x | reproduced |" in out
+    assert out.startswith("intro\n") and out.endswith("<!-- /results -->\nend\n")
+    with pytest.raises(FileNotFoundError, match="execute notebook 04"):
+        readme.render("<!-- results 04 -->\n<!-- /results -->", tmp_path)
