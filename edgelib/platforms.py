@@ -85,13 +85,10 @@ def calibrate(refresh: bool = False) -> dict:
 
 
 def _cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return _platform.processor() or "unknown"
+    from .train import cpu_model
+
+    model = cpu_model()
+    return model if model != "unknown" else (_platform.processor() or "unknown")
 
 
 def get(name: str) -> Platform:

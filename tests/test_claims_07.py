@@ -7,24 +7,14 @@ import pytest
 
 from edgelib import cache, papers, profiles, report, rl, sacd
 from edgelib.coinference import Instance
+from test_rl import tiny_instance
 
 MB = rl.MB
 
 
 def instance(bits=(8, 12, 16), layers=(5, 6, 7)) -> Instance:
     """Three exits, costlier on the device than on the edge; later exits more accurate."""
-    rng = np.random.default_rng(0)
-    k = len(bits)
-    return Instance(
-        device_ms=[rng.uniform(2, 10, n) for n in layers],
-        edge_ms=[rng.uniform(0.1, 1, n) for n in layers],
-        input_bits=[np.full(n, 8e4) for n in layers],
-        fp32_bytes=[rng.uniform(1e3, 5e4, n) for n in layers],
-        upload_bytes=[np.vstack([np.zeros(k), rng.uniform(1e2, 5e3, (n - 1, k)), np.zeros(k)])
-                      for n in layers],
-        accuracy=[np.vstack([np.zeros(k), rng.uniform(0.6, 0.8, (n - 1, k)), np.zeros(k)])
-                  for n in layers],
-        exit_accuracy=np.array([0.7, 0.75, 0.8]), bits=bits)
+    return tiny_instance(layers, bits, exit_accuracy=(0.7, 0.75, 0.8))
 
 
 def paper_policy(inst: Instance):

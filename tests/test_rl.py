@@ -10,7 +10,7 @@ from edgelib import agents, rl
 from edgelib.coinference import Instance
 
 
-def tiny_instance(layers=(2, 3), bits=(4, 8)) -> Instance:
+def tiny_instance(layers=(2, 3), bits=(4, 8), exit_accuracy=(0.7, 0.8)) -> Instance:
     rng = np.random.default_rng(0)
     k = len(bits)
     return Instance(
@@ -22,7 +22,7 @@ def tiny_instance(layers=(2, 3), bits=(4, 8)) -> Instance:
                       for n in layers],
         accuracy=[np.vstack([np.zeros(k), rng.uniform(0.6, 0.8, (n - 1, k)), np.zeros(k)])
                   for n in layers],
-        exit_accuracy=np.array([0.7, 0.8]), bits=bits)
+        exit_accuracy=np.array(exit_accuracy), bits=bits)
 
 
 @pytest.fixture(scope="module")
