@@ -70,13 +70,18 @@ def claims(sizes: pd.DataFrame, acc: pd.DataFrame, images: int) -> list[dict]:
         report.REPRODUCED if big - small > floor else
         f"{report.DIVERGES} (conv/FC and ReLU/pool differ by {big - small:+.2f} points, within "
         f"the noise floor of {floor:.2f})"))
-    by_bits = acc.groupby("bits").loss_points.mean()
-    falling = all(a >= b - floor for a, b in zip(by_bits.values, by_bits.values[1:]))
+    worst_by_bits = acc.groupby("bits").loss_points.max()
+    mean_by_bits = acc.groupby("bits").loss_points.mean()
+    w = worst_by_bits.values
+    falling = all(a >= b - floor for a, b in zip(w, w[1:])) and w[0] > w[-1] + floor
     rows.append(report.claim(
         "Fig. 5b: the more bits, the lower the loss", "yes",
-        "mean loss " + ", ".join(f"{c} bits {v:.2f}" for c, v in by_bits.items()) + " points",
-        report.REPRODUCED if falling and by_bits.iloc[0] > by_bits.iloc[-1] + floor else
-        f"{report.DIVERGES} (no fall larger than the noise floor, {floor:.2f} points)"))
+        "worst loss over the partition points " + ", ".join(
+            f"{c} bits {v:.2f}" for c, v in worst_by_bits.items()) + " points (mean "
+        + ", ".join(f"{v:.2f}" for v in mean_by_bits.values) + ")",
+        report.REPRODUCED if falling else
+        f"{report.DIVERGES} (the worst loss does not fall with the bits by more than the noise "
+        f"floor, {floor:.2f} points)"))
     return rows + [_coding_row(sizes)]
 
 

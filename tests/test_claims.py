@@ -89,3 +89,17 @@ def test_readme_results_blocks_come_from_the_paper_vs_here_tables(tmp_path):
     assert out.startswith("intro\n") and out.endswith("<!-- /results -->\nend\n")
     with pytest.raises(FileNotFoundError, match="execute notebook 04"):
         readme.render("<!-- results 04 -->\n<!-- /results -->", tmp_path)
+
+
+def test_compression_bits_claim_follows_the_worst_loss():
+    sizes = pd.DataFrame(columns=["exit", "point", "bits", "method", "bytes", "fp32_bytes",
+                                  "payload_bits", "entropy_bits", "table_bytes"])
+    falling = pd.DataFrame({"exit": 3, "point": [1, 1, 1], "bits": [4, 8, 12], "type": "conv",
+                            "loss_points": [3.0, 0.5, 0.0]})
+    flat = falling.assign(loss_points=[0.1, 0.0, 0.1])
+    rising = falling.assign(loss_points=[0.0, 0.5, 3.0])
+    verdict = {name: compression_results.claims(sizes, acc, 1000)[2]["verdict"]
+               for name, acc in (("falling", falling), ("flat", flat), ("rising", rising))}
+    assert verdict["falling"] == report.REPRODUCED
+    assert verdict["flat"].startswith(report.DIVERGES)
+    assert verdict["rising"].startswith(report.DIVERGES)
