@@ -95,6 +95,27 @@ def branch_macs(model: BranchyAlexNet) -> list[float]:
     return out
 
 
+@torch.no_grad()
+def layer_table(model: BranchyAlexNet) -> pd.DataFrame:
+    """Every layer of every branch with its output shape and fp32 size for one 32×32 image."""
+    rows = []
+    for e in range(1, model.num_exits + 1):
+        h = torch.zeros(1, 3, 32, 32)
+        for i, layer in enumerate(model.branch(e), start=1):
+            h = layer.module(h)
+            rows.append({"exit": e, "index": i, "layer": layer.name, "type": layer.type,
+                         "output shape": "×".join(map(str, h.shape[1:])),
+                         "output kB": h[0].numel() * 4 / 1e3})
+    return pd.DataFrame(rows)
+
+
+def accuracies(logits: list[torch.Tensor], labels: torch.Tensor,
+               mask: torch.Tensor | None = None) -> list[float]:
+    """Accuracy (%) of each exit, on the images ``mask`` selects (all by default)."""
+    mask = torch.ones(len(labels), dtype=torch.bool) if mask is None else mask
+    return [100 * (z[mask].argmax(1) == labels[mask]).float().mean().item() for z in logits]
+
+
 def halves(labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Two disjoint class-stratified halves of a split (boolean masks): choose on the first,
     report on the second."""
