@@ -94,3 +94,60 @@ def split_energy(device_ms, input_bits, point: int, sent_bits: float, bandwidth_
     cycles = [cycles_from_latency(t / 1e3, model) for t in device_ms[:point]]
     per_bit = [c / x for c, x in zip(cycles, input_bits[:point])]
     return total_energy(per_bit, input_bits[:point], sent_bits, bandwidth_hz, model)
+
+
+def constants_table(model: EnergyModel = DEVICE):
+    """The model's constants with their units (and what they imply), as a small table."""
+    import pandas as pd
+
+    snr = model.power_w * model.gain_per_w
+    return pd.DataFrame([
+        ("k0", "effective switched capacitance", model.k0, "J / (cycle · Hz²)"),
+        ("f", "device CPU clock", model.frequency_hz / 1e9, "GHz"),
+        ("k0 · f²", "energy of one cycle (derived)", 1e9 * model.k0 * model.frequency_hz**2,
+         "nJ"),
+        ("P", "transmit power", model.power_w, "W"),
+        ("γ", "channel gain-to-noise ratio", model.gain_per_w, "1 / W"),
+        ("log2(1 + P·γ)", "spectral efficiency (derived)", math.log2(1 + snr), "bit / s / Hz"),
+    ], columns=["symbol", "meaning", "value", "unit"])
+
+
+def split_table(device_ms, input_bits, upload_bits, bandwidths_hz, model: EnergyModel = DEVICE):
+    """Eq. 3 for every device-first split p = 0…len(device_ms) at every bandwidth.
+
+    ``upload_bits[p]`` is what the device sends at point p (p = 0: the raw input; the last point:
+    whatever the caller counts for the answer, usually 0). Returns one row per (bandwidth, point)
+    with computation, transmission and total energy in mJ.
+    """
+    import pandas as pd
+
+    device_ms, input_bits = list(device_ms), list(input_bits)
+    points = range(len(device_ms) + 1)
+    missing = [p for p in points if p not in upload_bits]
+    if missing:
+        raise ValueError(f"no upload size for partition points {missing}")
+    rows = []
+    for b in bandwidths_hz:
+        for p in points:
+            e_tx = transmission_energy(upload_bits[p], b, model)
+            e_all = split_energy(device_ms, input_bits, p, upload_bits[p], b, model)
+            rows.append({"bandwidth (MHz)": b / 1e6, "point": p,
+                         "compute (mJ)": 1e3 * (e_all - e_tx), "transmission (mJ)": 1e3 * e_tx,
+                         "total (mJ)": 1e3 * e_all})
+    return pd.DataFrame(rows)
+
+
+def split_summary(table):
+    """Per bandwidth of a ``split_table``: the point of least device energy, its energy, and the
+    whole network on the device (last point) against uploading the raw input (p = 0)."""
+    import pandas as pd
+
+    rows = []
+    for b, t in table.groupby("bandwidth (MHz)"):
+        t = t.set_index("point")
+        total = t["total (mJ)"]
+        best, raw, device = total.idxmin(), total.loc[t.index.min()], total.loc[t.index.max()]
+        rows.append({"bandwidth (MHz)": b, "best point": int(best), "best total (mJ)": total[best],
+                     "raw upload (mJ)": raw, "all on device (mJ)": device,
+                     "all on device / raw upload": device / raw if raw > 0 else float("nan")})
+    return pd.DataFrame(rows)

@@ -88,7 +88,7 @@ SACD_EXIT_LAYERS = (9, 12, 20)  # SAC-d §IV-A1: "three branches, each with 9/12
 SACD_EXIT_POINTS = (1, 2, 3)  # SAC-d §III-B before eq. 6: ep ∈ {1, 2, 3}
 SACD_PARTITION_POINTS = tuple(range(0, 21))  # SAC-d §III-B before eq. 6: pp ∈ {0, ..., 20}
 # The quantization set is printed twice, differently (c = "quantization bits"; eq. 4 maps x to
-# round((c-1)(x - min)/(max - min)), i.e. integers [0, c], which treats c as a level count):
+# round((c-1)(x - min)/(max - min)), i.e. integers 0 … c − 1, which treats c as a level count):
 SACD_QUANT_BITS_EQ6 = (8, 12, 16)  # SAC-d §III-B before eq. 6: c ∈ {8, 12, 16}
 SACD_QUANT_BITS_SETUP = (4, 8, 12)  # SAC-d §IV-A1: "we set the quantization bits c as 4, 8 and 12"
 # (Fig. 6(c)'s text selects 16 and 12 bits, consistent with eq. 6's set, not §IV-A1's.)

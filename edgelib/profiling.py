@@ -94,7 +94,10 @@ def staged_layers(model) -> list[tuple[str, str, nn.Module]]:
 @torch.no_grad()
 def layer_table(layers, platform: Platform, warmup: int = 3, repeats: int = 20,
                 input_shape=(1, 3, 32, 32)) -> pd.DataFrame:
-    """Measure each layer on its real input (the previous layers' output) at batch 1."""
+    """Measure each layer, alone, on the previous layers' output (the first layer's input is
+    ``torch.randn(input_shape)``, batch 1 by default): the activations of random data through
+    the network as given — untrained when ``platform_profile`` measures it — not of a real
+    image (dense fp32 kernels take nearly the same time whatever the values)."""
     x = torch.randn(input_shape)
     rows = []
     for i, (name, kind, module) in enumerate(layers):

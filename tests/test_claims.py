@@ -147,7 +147,8 @@ def test_compression_bits_claim_is_paired_per_point():
     assert verdict["noisy"] == report.REPRODUCED
     assert verdict["flat"].startswith(report.DIVERGES) and "at no point" in verdict["flat"]
     assert verdict["rising"].startswith(report.DIVERGES)
-    assert verdict["mixed"].startswith(report.DIVERGES) and "1 of 2 points of exit 3" in verdict["mixed"]
+    assert verdict["mixed"].startswith(report.DIVERGES)
+    assert "1 of 2 points of exit 3" in verdict["mixed"]
     trend = compression_results.bits_trend(mixed, 1000)
     assert trend["rises beyond floor"].tolist() == [False, True]
     assert trend["rise between"].tolist() == ["—", "4→8"]

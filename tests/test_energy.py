@@ -48,3 +48,26 @@ def test_split_energy_runs_the_head_on_the_device_then_uploads():
     assert energy.split_energy([1.0, 3.0], [800, 1600], 2, 0, 1e6, m) == pytest.approx(4e-3)
     with pytest.raises(ValueError, match="outside 0…2"):
         energy.split_energy([1.0, 3.0], [800, 1600], 3, 0, 1e6, m)
+
+
+def test_split_table_covers_every_point_and_bandwidth():
+    m = energy.EnergyModel(k0=1e-27, frequency_hz=1e9, power_w=0.5, gain_per_w=6.0)
+    upload = {0: 8e6, 1: 4e6, 2: 0}
+    t = energy.split_table([1.0, 3.0], [800, 1600], upload, [1e6, 2e6], m)
+    assert len(t) == 6 and t["point"].tolist() == [0, 1, 2] * 2
+    row = t[(t["bandwidth (MHz)"] == 1) & (t.point == 1)].iloc[0]
+    assert row["compute (mJ)"] == pytest.approx(1.0)
+    assert row["transmission (mJ)"] == pytest.approx(1e3)
+    assert (t["total (mJ)"] == t["compute (mJ)"] + t["transmission (mJ)"]).all()
+    s = energy.split_summary(t)
+    # 1 MHz: raw upload 2000 mJ, all on device 4 mJ → best at p = 2
+    assert s["best point"].tolist() == [2, 2]
+    assert s["all on device / raw upload"].iloc[0] == pytest.approx(4 / 2000)
+    with pytest.raises(ValueError, match=r"partition points \[2\]"):
+        energy.split_table([1.0, 3.0], [800, 1600], {0: 1, 1: 1}, [1e6], m)
+
+
+def test_constants_table_has_units():
+    t = energy.constants_table(energy.EnergyModel(k0=1e-27, frequency_hz=1e9))
+    assert {"symbol", "value", "unit"} <= set(t.columns) and t.unit.str.len().gt(0).all()
+    assert t.set_index("symbol").loc["k0 · f²", "value"] == pytest.approx(1.0)  # nJ per cycle

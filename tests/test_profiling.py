@@ -166,7 +166,8 @@ def test_coefficient_table_puts_the_slides_beside_ours():
     t = layer_latency.coefficient_table(regs).set_index(["layer type", "platform"])
     assert len(t) == 2 * len(profiling.FEATURES)
     relu = t.loc[("relu", "mobile / raspberry-pi-4")]
-    assert relu["paper coef"] == "5.6e-06" and relu["our coef (ms per element or byte)"] == "1e-06"
+    assert relu["paper coef"] == "5.6e-06" and relu[layer_latency.OUR_COEF] == "1e-06"
+    assert layer_latency.OUR_COEF == "our coef (ms per unit of each variable)"
     assert np.isnan(t.loc[("relu", "edge / edge-server"), "our intercept (ms)"])
 
 
@@ -189,3 +190,32 @@ def test_batch_tables_measure_each_batch_side_by_side_and_cache(tmp_path, monkey
     assert (two.flops.to_numpy() == 2 * one.flops.to_numpy()).all()
     monkeypatch.setattr(profiling, "layer_table", lambda *a, **k: 1 / 0)
     pd.testing.assert_frame_equal(layer_latency.batch_tables(smoke, "edge-server", (1, 2)), t)
+
+
+def test_slide_readings_are_every_size_unit_times_every_time_unit():
+    sizes = {r.split(", y in ")[0] for r in layer_latency.READINGS}
+    times = {r.split(", y in ")[1] for r in layer_latency.READINGS}
+    assert len(layer_latency.READINGS) == len(sizes) * len(times) == 6
+
+
+def test_resnet_block_labels_and_the_cut_summary():
+    assert layer_latency.block_label("stem.1", "bn") == "stem BN"
+    assert layer_latency.block_label("stage2.2", "basicblock") == "stage2.2"
+    names = ["stem.0", "stage1.0", "stage2.0", "stage3.0", "head.0"]
+    res = pd.DataFrame({"platform": "p", "index": range(1, 6), "layer": names,
+                        "mean_ms": [1.0, 2.0, 3.0, 4.0, 0.0],
+                        "output_bytes": [40, 30, 20, 10, 4]})
+    cut = layer_latency.cut_summary(res).iloc[0]
+    assert cut["device share (%)"] == pytest.approx(60.0)
+    assert cut["upload (bytes per image)"] == 20 and cut["last block before the cut"] == "stage2.0"
+    assert layer_latency.cut_summary(res, cut="nowhere").empty
+    assert layer_latency.cut_summary(pd.DataFrame()).empty
+
+
+def test_provenance_says_emulated_for_a_dilated_platform():
+    from edgelib.platforms import Platform
+    pi = Platform("raspberry-pi-4", 1, 4.427, 4096, "a Pi", "HPL")
+    edge = Platform("edge-server", 2, 1.0, 4096, "a desktop", "none")
+    assert layer_latency.emulated([pi, edge]) == ("raspberry-pi-4",)
+    assert layer_latency.provenance(pi) == "emulated (1 host thread × 4.427)"
+    assert layer_latency.provenance(edge) == "measured"
