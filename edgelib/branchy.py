@@ -133,7 +133,8 @@ def cheapest_within(sweep: pd.DataFrame, reference_acc: float, points: float = 1
 
 def claims(ours: list[float], paper: tuple[float, ...], test_size: int, epochs: int) -> list[dict]:
     """Paper-vs-here rows of notebook 03 (exit accuracies in %, ``test_size`` images)."""
-    why = f"{epochs} epochs on 2 CPU cores; our widths and layer choice are a guess at SAC-d's"
+    why = (f"{epochs} epochs (the profile's budget); our widths and layer choice are a guess "
+           "at SAC-d's")
     rows = [report.claim(f"exit {e} accuracy (%)", paper[e - 1], round(ours[e - 1], 2),
                          report.within(ours[e - 1] - paper[e - 1], 1.0, why))
             for e in range(1, len(paper) + 1)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import pandas as pd
 import seaborn as sns
 
 from . import paths
@@ -13,6 +15,14 @@ from . import paths
 def style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight"})
+    pd.set_option("display.max_colwidth", None)  # verdicts and reasons are read whole
+
+
+def plain_log_ticks(*axes) -> None:
+    """Plain numbers (0.5, 2, 10 …) instead of 10^x on the log axes given."""
+    for axis in axes:
+        axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(mticker.NullFormatter())
 
 
 def save(fig, name: str, profile) -> None:

@@ -110,7 +110,8 @@ def test_compression_coding_row_is_about_the_payload():
                                                                   "loss_points"]), 100)[3]
     assert "payload" in row["claim"] and "issue goal" not in row["claim"]
     # payload 1 % over the entropy; the whole 160-bit message is 62 % over
-    assert row["verdict"].startswith("payload: met; whole message: not")
+    assert row["verdict"].startswith("payload: Huffman (the paper's coder) met at every bit width; "
+                                     "ANS met at every bit width; whole message: not")
     assert "8 bits 1.62" in row["ours"]
 
 
@@ -145,10 +146,59 @@ def test_compression_bits_claim_is_paired_per_point():
                                  ("mixed", mixed), ("noisy", noisy))}
     assert verdict["falling"] == report.REPRODUCED
     assert verdict["noisy"] == report.REPRODUCED
-    assert verdict["flat"].startswith(report.DIVERGES) and "at no point" in verdict["flat"]
+    assert verdict["flat"].startswith(report.DIVERGES) and "at no feature" in verdict["flat"]
     assert verdict["rising"].startswith(report.DIVERGES)
     assert verdict["mixed"].startswith(report.DIVERGES)
-    assert "1 of 2 points of exit 3" in verdict["mixed"]
+    assert "1 of 2 distinct features of exit 3" in verdict["mixed"]
     trend = compression_results.bits_trend(mixed, 1000)
-    assert trend["rises beyond floor"].tolist() == [False, True]
+    assert trend["rises beyond threshold"].tolist() == [False, True]
     assert trend["rise between"].tolist() == ["—", "4→8"]
+
+
+def test_printed_range_never_puts_the_whole_branch_on_the_edge():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        exits = [ExitCosts(accuracy=a, edge_ms=rng.uniform(0, 1, n), device_ms=rng.uniform(1, 9, n),
+                           out_bytes=rng.uniform(1e2, 1e5, n), input_bytes=3072.0)
+                 for a, n in ((0.7, 9), (0.77, 12), (0.8, 20))]
+        search = PartitionSearch(exits, "edge-first")
+        b, t = float(rng.uniform(1e4, 2e7)), float(rng.uniform(1, 100))
+        d = edgent.printed_range_decision(search, b, t)
+        lat = search.latencies(b)
+        want = next(((i + 1, int(np.argmin(lat[i][:-1]))) for i in search.order
+                     if lat[i][:-1].min() <= t), None)
+        assert (None if d is None else (d.exit, d.point)) == want
+        assert d is None or d.point < len(exits[d.exit - 1].edge_ms)
+    with pytest.raises(ValueError, match="edge-first"):
+        edgent.printed_range_decision(PartitionSearch(exits, "device-first"), 1e6, 10.0)
+
+
+def test_compression_coding_is_judged_per_bit_width():
+    # 8 bits: two features 1 % and 1 % over; 4 bits: one 50 % over, one at the entropy, so the
+    # size-weighted sum is 0.5 % over (a big feature) but the mean over features is 25 % over
+    sizes = pd.DataFrame({"exit": 3, "point": [1, 2, 1, 2], "bits": [8, 8, 4, 4],
+                          "method": "huffman", "bytes": 100, "fp32_bytes": 4000,
+                          "payload_bits": [101.0, 101.0, 15.0, 1000.0],
+                          "entropy_bits": [100.0, 100.0, 10.0, 1000.0], "table_bytes": 1})
+    by = compression_results.coding_by_bits(sizes).set_index("bits")
+    assert by.loc[4, "Σ payload / Σ entropy"] < 1.02 < by.loc[4, "payload / entropy (mean)"]
+    assert by["within goal"].to_dict() == {4: False, 8: True}
+    acc = pd.DataFrame(columns=["exit", "point", "bits", "type", "loss_points"])
+    verdict = compression_results.claims(sizes, acc, 1000)[3]["verdict"]
+    assert verdict.startswith("payload: Huffman (the paper's coder) met at 8 bits only; ANS not "
+                              "measured")
+
+
+def test_repeated_pool_after_relu_counts_once():
+    # relu → pool with identical losses is one feature; a conv with the same losses is not
+    acc = pd.DataFrame({"exit": 3, "point": [1, 1, 2, 2, 3, 3, 4, 4], "bits": [4, 8] * 4,
+                        "type": ["relu", "relu", "pool", "pool", "conv", "conv", "pool", "pool"],
+                        "loss_points": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]})
+    assert sorted(compression_results.distinct_features(acc).point.unique()) == [1, 3, 4]
+    assert len(compression_results.bits_trend(acc, 1000)) == 3
+    rows = compression_results.claims(pd.DataFrame(columns=["exit", "point", "bits", "method",
+                                                             "bytes", "fp32_bytes", "payload_bits",
+                                                             "entropy_bits", "table_bytes"]),
+                                      acc, 1000)
+    assert "detection threshold" in rows[1]["ours"] and "McNemar" in rows[1]["ours"]
+    assert "noise floor" not in " ".join(r["ours"] + r["verdict"] for r in rows)
