@@ -19,8 +19,10 @@ Defaults (``DEVICE``), documented assumptions for a Raspberry Pi 4 on Wi-Fi, not
 f = 1.5 GHz (the Pi 4's Cortex-A72 clock); k0 = 1e-28 (our assumption: one cycle then costs
 k0·f² = 0.225 nJ and a fully busy core draws ≈ 0.34 W — a plausible order for one A72 core, to
 be replaced by a power-meter measurement); P = 0.1 W (20 dBm, a typical Wi-Fi transmit power); γ = 1e4 /W, so P·γ = 1000
-(30 dB SNR) and log2(1 + P·γ) ≈ 9.97 bit/s/Hz. Cycles per layer come from measured device
-latency: cycles_i = t_i · f (``cycles_from_latency``).
+(30 dB SNR) and log2(1 + P·γ) ≈ 9.97 bit/s/Hz. Cycles per layer come from device latency:
+cycles_i = t_i · f (``cycles_from_latency``) — in this project the ``raspberry-pi-4`` latency is
+emulated (one host thread × a slowdown calibrated on the Pi's four-core HPL figure), while t · f
+counts the cycles of one core (``ONE_CORE_NOTE``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class EnergyModel:
 
 
 DEVICE = EnergyModel()
+ONE_CORE_NOTE = ("cycles = emulated latency × f counts one core busy for the layer's time, while "
+                 "the emulation's slowdown was calibrated on the Pi's four-core HPL figure: if the "
+                 "Pi ran a layer on all four cores, its cycles (and eq. 1) would be up to 4× these")
 
 
 def compute_energy(cycles_per_bit, input_bits, model: EnergyModel = DEVICE) -> float:
@@ -151,3 +156,18 @@ def split_summary(table):
                      "raw upload (mJ)": raw, "all on device (mJ)": device,
                      "all on device / raw upload": device / raw if raw > 0 else float("nan")})
     return pd.DataFrame(rows)
+
+
+def upload_bits(coded_bytes: dict, layers: int, raw_bits: float) -> dict:
+    """Bits sent at each device-first split: p = 0 the raw input (``raw_bits``), p = 1…layers − 1
+    the coded feature (``coded_bytes[p]`` bytes), the last point nothing (the answer's few
+    bytes are neglected)."""
+    return {0: raw_bits, **{int(p): 8 * b for p, b in coded_bytes.items()}, layers: 0}
+
+
+def least_energy_text(summary) -> str:
+    """Where a ``split_summary`` puts the least device energy, in words."""
+    if (summary["best point"] == 0).all():
+        return "at p = 0 (raw image upload) at every bandwidth"
+    return "at " + ", ".join(f"p = {int(r['best point'])} for {r['bandwidth (MHz)']:g} MHz"
+                             for _, r in summary.iterrows())

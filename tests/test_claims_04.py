@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from edgelib import layer_latency as L
+from edgelib import layer_latency_claims as LC
 from edgelib import papers, profiling, report
 
 PI, EDGE = "raspberry-pi-4", "edge-server"
@@ -64,14 +65,14 @@ def test_a_normal_measurement_gets_a_verdict_per_claim():
     sweep = _sweep()
     pred = L.layer_predictions({PI: _layers()}, {})
     m = {"shares": pd.concat([_shares(60, 20, 12, 8), _shares(50, 10, 25, 15, batch=1)]),
-         "fits": _fits(**GOOD_FITS),
+         "fits": _fits(**GOOD_FITS, pool=15.0),  # ReLU and pool reach 10 %: judged on their own
          "slides": L.reading_summary(pred),
          "variants": L.fit_variants({PI: sweep}),
          "whole": _whole(-10.0, -40.0)}
     table = L.claims(m)
     assert list(table.columns) == list(report.CLAIM_COLUMNS)
-    assert list(table.verdict) == [report.REPRODUCED] * 3 + [L.SCALE_ONLY, L.MET,
-                                                              report.REPRODUCED]
+    assert list(table.verdict) == [LC.EMULATED_REPRODUCED] * 2 + [
+        report.REPRODUCED, L.SCALE_ONLY, L.MET, report.REPRODUCED]
     # SAC-d's own groups, each type reported on its own; the emulated Pi says so
     assert "conv + FC 80.0 % = conv 60.0 % + FC 20.0 %" in table.ours[0]
     assert "(batch 1: conv + FC 60.0 % = conv 50.0 % + FC 10.0 %)" in table.ours[0]
@@ -79,7 +80,7 @@ def test_a_normal_measurement_gets_a_verdict_per_claim():
     assert "in neither group: LRN 0.0 %, dropout 0.0 %" in table.ours[1]
     assert all("raspberry-pi-4 (emulated)" in c for c in table.claim[:2])
     assert all(L.X86_NOTE in o for o in table.ours[:2])
-    assert "conv 10 %, FC 20 %" in table.ours[2]
+    assert "conv 10 %, FC 20 %, pool 15 %, ReLU 5 %" in table.ours[2]
     assert "no accuracy stated" in table.paper[2] and "used to plan" not in table.paper[2]
     assert "(x in elements, y in ms)" in table.ours[3] and "×1" in table.ours[3]
     assert "chosen after seeing our data" in table.ours[3]
@@ -117,10 +118,13 @@ def test_negligible_cheap_layers_diverge():
 def test_conv_plus_fc_carried_by_conv_alone_is_a_qualified_reproduction():
     """The Pi at batch 8: conv + FC above half, but FC below pool and LRN."""
     table = L.claims({"shares": _shares(59.4, 2.0, 0.5, 25.3, lrn=12.7)})
-    assert table.verdict[0] == (f"{report.REPRODUCED} for conv + FC together, but FC alone "
-                                "(2.0 %) takes less than pool (25.3 %) and LRN (12.7 %)")
+    assert table.verdict[0] == (f"{LC.EMULATED_REPRODUCED}, for conv + FC together, but FC "
+                                "alone (2.0 %) takes less than pool (25.3 %) and LRN (12.7 %)")
     assert "LRN 12.7 %" in table.ours[1]
-    assert table.verdict[1] == report.REPRODUCED  # ReLU + pool 25.8 % < 61.4 %, ≥ 5 %
+    assert table.verdict[1] == LC.EMULATED_REPRODUCED  # ReLU + pool 25.8 % < 61.4 %, ≥ 5 %
+    # on a platform measured as it is (not emulated) the verdict is a plain reproduction
+    assert L.claims({"shares": _shares(59.4, 2.0, 0.5, 25.3, lrn=12.7)},
+                    emulated=()).verdict[1] == report.REPRODUCED
 
 
 def test_conv_and_fc_must_fit_even_when_the_median_passes():
@@ -162,7 +166,28 @@ def test_findings_are_computed_lines():
                for x in lines)
     assert any("near-constant -31 %" in x and "Σ regressions predict better" in x for x in lines)
     assert lines[-1].startswith(f"Verdicts of the {len(table)} rows:")
-    assert "1 reproduced with a caveat" in lines[-1]
+    assert "2 reproduced with a caveat" in lines[-1]
+
+
+def test_every_type_with_a_large_share_must_fit():
+    """The Pi: pool takes 25 % and LRN 13 % of the latency, FC 2 %; pool's fit is 86 % off."""
+    m = {"shares": _shares(59.4, 2.0, 0.5, 25.3, lrn=12.7),
+         "fits": _fits(conv=20.0, fc=20.0, relu=5.0, pool=86.0, lrn=10.0, load=5.0)}
+    assert LC.key_types(m["shares"], PI) == ("conv", "fc", "lrn", "pool")
+    row = L.claims(m).iloc[2]
+    assert row.verdict == (f"{report.DIVERGES} (held-out MAPE above 25 %: "
+                           "raspberry-pi-4 (emulated) pool 86 %)")
+    assert "LRN 10 %, pool 86 %" in row.ours and "10 % of the measured latency" in row.claim
+
+
+def test_macs_claim_says_which_fits_improved_and_which_miss():
+    variants = pd.DataFrame({"platform": PI, "type": ["conv"] * 3 + ["fc"] * 3,
+                             "variables": ["Edgent's", "MACs", "Edgent's + MACs"] * 2,
+                             "heldout_mape_pct": [200.0, 50.0, 33.0, 520.0, 100.0, 20.0]})
+    verdict = L.claims({"variants": variants}).verdict[4]
+    assert verdict == (f"{L.NOT_MET} (all 2 fits improved: raspberry-pi-4 (emulated) conv: "
+                       "200 → 33 %; raspberry-pi-4 (emulated) FC: 520 → 20 %; 1 of 2 still above "
+                       "25 %: raspberry-pi-4 (emulated) conv 33 %)")
 
 
 def test_nothing_measured_gives_not_tested_rows_without_raising(tmp_path, monkeypatch):

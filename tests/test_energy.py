@@ -71,3 +71,14 @@ def test_constants_table_has_units():
     t = energy.constants_table(energy.EnergyModel(k0=1e-27, frequency_hz=1e9))
     assert {"symbol", "value", "unit"} <= set(t.columns) and t.unit.str.len().gt(0).all()
     assert t.set_index("symbol").loc["k0 · f²", "value"] == pytest.approx(1.0)  # nJ per cycle
+
+
+def test_upload_bits_and_least_energy_text():
+    import pandas as pd
+
+    up = energy.upload_bits({1: 10, 2: 5}, 3, 24576)
+    assert up == {0: 24576, 1: 80, 2: 40, 3: 0}
+    raw = pd.DataFrame({"bandwidth (MHz)": [1.0, 5.0], "best point": [0, 0]})
+    assert energy.least_energy_text(raw) == "at p = 0 (raw image upload) at every bandwidth"
+    assert energy.least_energy_text(raw.assign(**{"best point": [2, 0]})) == \
+        "at p = 2 for 1 MHz, p = 0 for 5 MHz"
