@@ -40,3 +40,21 @@ def paths_of(name: str, profile) -> list[Path]:
     """Where ``save`` writes the figure ``name`` for this profile (PNG, PDF)."""
     folder = paths.figures_dir(getattr(profile, "name", profile))
     return [folder / f"{name}.png", folder / f"{name}.pdf"]
+
+
+def infinity_row(ax, below: float, row: float, label: str = "∞") -> None:
+    """On a log y axis, give everything above ``below`` to one row that stands for ∞: a dotted
+    line at ``below``, a single tick labelled ``label`` at ``row`` and no finite tick above the
+    line. The row is a label, not part of the scale (the axis is not broken)."""
+    import numpy as np
+    from matplotlib.ticker import NullFormatter
+
+    lo, hi = ax.get_ylim()
+    ax.axhline(below, color="k", lw=0.8, ls=":")
+    decades = 10.0 ** np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(below)) + 1)
+    major = [d for d in decades if lo <= d < below]
+    minor = [k * d for d in decades for k in range(2, 10) if lo <= k * d < below]
+    ax.set_yticks(major + [row], [f"$10^{{{np.log10(d):.0f}}}$" for d in major] + [label])
+    ax.set_yticks(minor, minor=True)
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(lo, hi)

@@ -4,15 +4,13 @@
 traces, keeps each run's best epoch on separate validation traces, records learning curves
 (greedy reward on held-out traces as a share of the oracle's), and evaluates every policy —
 SAC-d, DQN, the oracle, Edgent's search, on-device only and random — on held-out random-walk
-and regime traces and on the sweep of Fig. 6 (``evaluate_all``). Results are cached (JSON),
-wall-clock decision times apart (``timing``).
+and regime traces and on the sweep of Fig. 6 (``evaluate_all``). Results are cached (JSON) under
+the key of ``config``, wall-clock decision times apart (``timing``).
 
-The rest reads results. Each function takes ``runs``, {bit-set label: results of ``run``}, the
-first being the main set (§IV-A1's), and returns a table: shares of the oracle's reward
-(``shares``), the steps along the sweep (``sweep``, ``sweep_summary``), SAC-d's and the oracle's
-choices per bandwidth range of Fig. 6c beside the paper's (``fig6c``), and the paper-vs-here
-rows (``claims``). None of them raises on degenerate results: where no action meets the energy
-budget (the oracle's reward is 0) or nothing was trained, the rows say so.
+Reading the results — tables, Fig. 6c beside the paper, the paper-vs-here rows — is
+``edgelib.sacd_report`` (its names are importable from here too); this module keeps the
+notebook's figures (``draw_*``) and its closing lines (``findings``), which read nothing that
+feeds the cache key.
 """
 
 from __future__ import annotations
@@ -22,18 +20,14 @@ from dataclasses import asdict, replace
 import numpy as np
 import pandas as pd
 
-from . import agents, cache, coinference, papers, report, rl
+from . import agents, cache, coinference, papers, profiles, rl
 from .partition import PartitionSearch
 from .profiles import Profile
-
-GOAL_SHARE_PCT = 98.0  # this project's goal for SAC-d, % of the oracle's reward (not the paper's)
-GOAL_DECISION_MS = 1.0  # this project's goal for one decision (the paper: < SACD_DECISION_MS)
-HELD_OUT = ("held-out random walk", "held-out regimes")
-NOT_FEASIBLE = "no action meets the device's energy budget (eq. 14), so the oracle's reward is 0"
-
-
-def bits_label(bits) -> str:
-    return "{" + ", ".join(str(int(c)) for c in bits) + "}"
+from .sacd_report import (  # noqa: F401  (re-exported: notebook 07 and the tests use sacd.*)
+    CONTEXT, EDGENT, GOAL_DECISION_MS, GOAL_MET, GOAL_NOT_MET, GOAL_SHARE_PCT, HELD_OUT,
+    NOT_COMPARABLE, NOT_FEASIBLE, assumptions, bits_label, budget_text, claims, curves,
+    decision_times, extrapolation, fig6c, heldout_table, oracle_choices, paper_fig6c_steps,
+    reward_context, sensitivity, shares, sweep, sweep_summary, training_budget, upload_context)
 
 
 def traces(profile: Profile) -> dict[str, np.ndarray]:
@@ -158,259 +152,188 @@ def run(profile: Profile, instance: coinference.Instance | None = None,
     return {**results, "timing": timing}
 
 
-# ------------------------------------------------------------------------ reading the results
-def _agent(policy: pd.Series) -> pd.Series:
-    return policy.str.replace(r" seed \d+$", "", regex=True)
 
 
-def curves(runs: dict[str, dict]) -> pd.DataFrame:
-    """Learning curves of every run (``run``: its key): held-out reward as % of the oracle's."""
-    rows = [dict(c, run=label) for label, res in runs.items() for c in res.get("curves", [])]
-    df = pd.DataFrame(rows, columns=["agent", "seed", "epoch", "env_step", "share_of_oracle",
-                                     "run"])
-    return df.assign(share_of_oracle_pct=100 * df.share_of_oracle.astype(float),
-                     curve=df.agent + ", c ∈ " + df.run)
+# ------------------------------------------------------------------------------ figures
+_NAMES = {"sac-d": "SAC-d", "dqn": "DQN", "oracle": "oracle (ours)", "random": "random",
+          "on-device": "on-device (whole network)", EDGENT: "Edgent's Alg. 1 (fp32 upload)"}
+_STYLE = {"sac-d": (0, "-"), "dqn": (1, "--"), "oracle": ("k", ":"), EDGENT: (2, "-."),
+          "on-device": (7, "-"), "random": (5, ":")}  # colour (colorblind index), line style
+_OTHER_SET = {"sac-d": (4, (0, (6, 2, 1, 2))), "dqn": (3, (0, (2, 1)))}  # after the first set
 
 
-def shares(runs: dict[str, dict]) -> pd.DataFrame:
-    """% of the oracle's mean reward on the held-out traces: mean, min and max over seeds per
-    agent and bit set (NaN where the oracle's reward is 0: nothing feasible)."""
-    rows = []
-    for label, res in runs.items():
-        ev = pd.DataFrame([{k: e[k] for k in ("policy", "traces", "reward")}
-                           for e in res.get("evaluations", [])],
-                          columns=["policy", "traces", "reward"])
-        oracle = ev[ev.policy == "oracle"].set_index("traces").reward
-        ev["pct"] = 100 * ev.reward / ev.traces.map(oracle.where(oracle > 0))
-        for (agent, t), g in ev[ev.traces.isin(HELD_OUT)].groupby([_agent(ev.policy), "traces"],
-                                                                  sort=False):
-            rows.append({"agent": agent, "bits": label, "traces": t, "mean": g.pct.mean(),
-                         "min": g.pct.min(), "max": g.pct.max(), "runs": len(g)})
-    df = pd.DataFrame(rows, columns=["agent", "bits", "traces", "mean", "min", "max", "runs"])
-    return df.assign(cell=[f"{m:.1f} ({lo:.1f}–{hi:.1f})" if r > 1 else f"{m:.1f}"
-                           for m, lo, hi, r in zip(df["mean"], df["min"], df["max"], df.runs)])
+def fig6ab_style(curve: str, first: str) -> tuple[object, object, str]:
+    """Colour, line style and legend label of a curve of ``sweep_summary`` (``first``: the main
+    bit set, which curves without 'c ∈' belong to)."""
+    import seaborn as sns
+
+    agent, _, label = curve.partition(", c ∈ ")
+    colour, ls = (_OTHER_SET if label else _STYLE).get(agent, (9, "-"))
+    colour = sns.color_palette("colorblind")[colour] if isinstance(colour, int) else colour
+    name = _NAMES.get(agent, agent)
+    return colour, ls, name if agent in ("on-device", EDGENT) else f"{name}, c ∈ {label or first}"
 
 
-def sweep(runs: dict[str, dict]) -> pd.DataFrame:
-    """Every policy's steps along the sweep; ``curve`` names agent and (after the first) bit set."""
-    first = next(iter(runs), None)
-    rows = [dict(s, policy=e["policy"], bits_set=label) for label, res in runs.items()
-            for e in res.get("evaluations", []) if e["traces"] == "sweep" for s in e["steps"]]
-    df = pd.DataFrame(rows, columns=["policy", "bits_set", "bandwidth", "exit", "point", "bits",
-                                     "reward", "latency_ms", "energy_j", "accuracy"])
-    df["agent"] = _agent(df.policy.astype(str))
-    df["curve"] = np.where(df.bits_set == first, df.agent, df.agent + ", c ∈ " + df.bits_set)
-    last = df.bits_set.map({k: _last_points(r.get("actions", [])) for k, r in runs.items()})
-    n = [d.get(e, 0) for d, e in zip(last, df.exit)]
-    quantized = (df.point > 0) & (df.point < n)  # bits matter only for a quantized upload
-    return df.assign(bandwidth_MBps=df.bandwidth / rl.MB, accuracy_pct=100 * df.accuracy,
-                     c_uploaded=df.bits.where(quantized).astype(float))
+def draw_fig6ab(summary: pd.DataFrame, axes, first: str) -> None:
+    """(a) latency on a log axis whose top row is ∞ (``plots.infinity_row``), (b) accuracy:
+    per curve the mean over seeds, (a) with the min–max band."""
+    from . import plots
+
+    for curve, g in summary.groupby("curve", observed=True):
+        colour, ls, label = fig6ab_style(str(curve), first)
+        fin, inf = g[np.isfinite(g.latency_ms)], g[g.infinite > 0]
+        axes[0].plot(fin.bandwidth_MBps, fin.latency_ms, ls=ls, color=colour, lw=1.8, label=label)
+        axes[0].fill_between(fin.bandwidth_MBps, fin.latency_min, fin.latency_max, color=colour,
+                             alpha=0.12)
+        axes[0].plot(inf.bandwidth_MBps, inf.shown_ms, "^", color=colour, ms=8)
+        axes[1].plot(g.bandwidth_MBps, g.accuracy_pct, ls=ls, color=colour, lw=1.8)
+    axes[0].set_yscale("log")
+    top = summary.shown_ms[summary.infinite > 0]
+    if len(top):
+        axes[0].set_ylim(top=top.max() * 1.5)
+        plots.infinity_row(axes[0], top.min() / 1.6, float(np.sqrt(top.min() * top.max())))
+        axes[0].plot([], [], "^", color="grey", label="∞: an upload at 0 MB/s never completes")
+    axes[0].set(xlabel="bandwidth (MB/s)", ylabel="latency (ms, log scale)", title="(a) latency")
+    axes[1].set(xlabel="bandwidth (MB/s)", ylabel="accuracy (%)", title="(b) accuracy")
 
 
-def sweep_summary(sw: pd.DataFrame, curves_shown: list[str]) -> pd.DataFrame:
-    """Per curve and bandwidth, over seeds: mean latency (infinite when any seed's is: an upload
-    at 0 MB/s never completes), min, max, mean accuracy and the count of infinite seeds.
+def draw_fig6c(sw: pd.DataFrame, runs: dict[str, dict]):
+    """Exit, partition point and uploaded bits along the sweep per bit set: every SAC-d seed
+    (thin), the oracle (dashed) and the paper's stated exit and bits (grey band)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
 
-    ``shown_ms`` is where a log axis can draw it: the latency when finite, else a row above the
-    largest finite value (×3), one step (×1.3) higher per curve so that markers do not overlap.
-    """
-    part = sw[sw.curve.isin(curves_shown)].assign(
-        curve=lambda d: pd.Categorical(d.curve, categories=curves_shown, ordered=True))
-    out = part.groupby(["curve", "bandwidth_MBps"], observed=True).agg(
-        latency_ms=("latency_ms", "mean"), latency_min=("latency_ms", "min"),
-        latency_max=("latency_ms", "max"), accuracy_pct=("accuracy_pct", "mean"),
-        infinite=("latency_ms", lambda x: int(np.isinf(x).sum())),
-        seeds=("latency_ms", "size")).reset_index()
-    finite = out.latency_max[np.isfinite(out.latency_max)]
-    row = 3 * (finite.max() if len(finite) else 1.0)
-    step = out.curve.cat.codes.map({c: k for k, c in enumerate(
-        sorted(set(out.curve.cat.codes[out.infinite > 0])))})
-    return out.assign(shown_ms=out.latency_ms.where(out.latency_ms < np.inf,
-                                                    row * 1.3 ** step.fillna(0)))
-
-
-# ------------------------------------------------------------------------------- Fig. 6c
-def _last_points(actions) -> dict[int, int]:
-    """Each exit's last partition point N (everything on the device)."""
-    return {int(e): max(int(q) for f, q, _ in actions if f == e) for e, _, _ in actions}
-
-
-def _choice(steps: pd.DataFrame, last: dict[int, int]) -> dict | None:
-    """Modal exit and its share, modal bits of quantized uploads, partition points and trend."""
-    if steps.empty:
-        return None
-    exit_ = int(steps.exit.mode().iloc[0])
-    same = steps[steps.exit == exit_]
-    quantized = steps[(steps.point > 0) & (steps.point < steps.exit.map(last))]
-    median = same.groupby("bandwidth").point.median()
-    return {"exit": exit_, "exit_share": float((steps.exit == exit_).mean()),
-            "bits": int(quantized.bits.mode().iloc[0]) if len(quantized) else None,
-            "local": float((same.point == last.get(exit_, -1)).mean()),
-            "first": int(median.iloc[0]), "last": int(median.iloc[-1]),
-            "moves": median.nunique() > 1, "n_points": last.get(exit_)}
+    paper, palette = paper_fig6c_steps(), sns.color_palette("colorblind")
+    paper_bits = sorted({s["bits"] for s in papers.SACD_FIG6C if s["bits"]})
+    fig, axes = plt.subplots(3, len(runs), figsize=(6.5 * len(runs), 8), sharex=True,
+                             squeeze=False)
+    for j, label in enumerate(runs):
+        mine = sw[sw.bits_set == label]
+        seeds = sorted(mine[mine.agent == "sac-d"].policy.unique())
+        for k, policy in enumerate([*seeds, "oracle"]):
+            h = mine[mine.policy == policy]
+            kw = (dict(color="k", ls="--", lw=1.6) if policy == "oracle" else  # seeds: thin
+                  dict(color=palette[(0, 3, 4, 5, 8)[k % 5]], lw=1.3, alpha=0.75,
+                       ls=("-", (0, (1, 1)), (0, (4, 1, 1, 1)))[k % 3]))
+            for i, col in enumerate(("exit", "point", "c_uploaded")):
+                axes[i, j].step(h.bandwidth_MBps, h[col], where="mid",
+                                label=policy.replace("sac-d", "SAC-d"), **kw)
+        for i, col in ((0, "exit"), (2, "bits")):
+            axes[i, j].plot(paper.bandwidth_MBps, paper[col], color="grey", lw=5, alpha=0.35,
+                            label="paper (§IV-B3 text)")
+        axes[0, j].set(title=f"c ∈ {label}", ylabel="exit (branch number)",
+                       yticks=list(papers.SACD_EXIT_POINTS))
+        axes[1, j].set(ylabel="partition point\n(layers on the device)")
+        axes[1, j].yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes[2, j].set(ylabel="bits c of the upload", xlabel="bandwidth (MB/s)",
+                       yticks=sorted(set(runs[label].get("bits", [])) | set(paper_bits)))
+    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
+    return fig, axes
 
 
-def _describe(c: dict | None) -> str:
-    if c is None:
-        return "—"
-    where = (f"point {c['first']} → {c['last']}" if c["moves"] else f"point {c['first']}") + \
-        f" of {c['n_points']}" + (f" (all on the device at {c['local']:.0%} of steps)"
-                                  if 0 < c["local"] < 1 else "")
-    bits = f"{c['bits']} bits" if c["bits"] is not None else "no quantized upload"
-    return f"exit {c['exit']} ({c['exit_share']:.0%} of steps), {bits}, {where}"
+def epoch_ticks(ax, env_steps) -> None:
+    """x ticks at the epoch boundaries (every k-th labelled when there are more than 12)."""
+    steps = sorted({int(s) for s in env_steps})
+    every = -(-len(steps) // 12) if steps else 1
+    ax.set_xticks(steps, [f"{s:,}" if (i + 1) % every == 0 else "" for i, s in enumerate(steps)],
+                  rotation=0)
 
 
-def _differences(segment: dict, c: dict, bits_set: tuple[int, ...]) -> list[str]:
-    """What differs from the paper's stated (exit, bits, partition) in one bandwidth range."""
-    out = [] if c["exit"] == segment["exit"] else [f"exit {c['exit']}, not {segment['exit']}"]
-    if segment["bits"] is not None and c["bits"] != segment["bits"]:
-        got = f"{c['bits']} bits" if c["bits"] is not None else "no quantized upload"
-        note = "" if segment["bits"] in bits_set else f", not in c ∈ {bits_label(bits_set)}"
-        out.append(f"{got}, not {segment['bits']}{note}")
-    partition = segment["partition"] or ""
-    if partition.startswith("entire DNN") and not c["local"] > 0.5:  # at most of the steps
-        out.append("not all on the device")
-    if partition.startswith("moves forward") and not c["last"] < c["first"]:
-        out.append("the point does not move forward")
+# ------------------------------------------------------------------------------ findings
+def accuracy_images(profile: Profile) -> int:
+    """How many test images each quantized accuracy was measured on (notebook 05)."""
+    whole = 10 * profile.test_per_class if profile.test_per_class else 10_000  # CIFAR-10 test
+    return profile.edge.accuracy_images or whole
+
+
+def findings(profile: Profile, runs: dict[str, dict], ablation: dict | None, sets: dict,
+             params: dict, tr: dict, table: pd.DataFrame) -> list[str]:
+    """The closing lines of notebook 07, every number computed from the results above."""
+    sh = shares(runs)
+    main = next(iter(runs))
+    rows = table.set_index("claim")
+    labels = sets[main].labels or {}
+    dev, edge = labels.get("device", {}), labels.get("edge", {})
+    out = [f"Everything here is simulated: per-layer costs of {dev.get('name', 'the device')} "
+           f"emulated by {dev.get('threads', '?')} host thread with times × "
+           f"{dev.get('slowdown', '?')} ({dev.get('calibration', 'no calibration recorded')}) "
+           f"and of {edge.get('name', 'the edge')}; energy from eqs. 1–3 with assumed constants "
+           "(edgelib.energy), not measured."]
+
+    def pct(agent, label, t=HELD_OUT[0]):
+        r = sh[(sh.agent == agent) & (sh.bits == label) & (sh.traces == t)]
+        return None if r.empty else r.iloc[0]
+
+    part = []
+    for label in runs:
+        s = pct("sac-d", label)
+        if s is not None:
+            part.append(f"{s['mean']:.1f} % with c ∈ {label} (worst seed {s['min']:.1f} %)")
+    d = pct("dqn", main)
+    dqn_row = rows.filter(like="DQN's reward below", axis=0)
+    if part:
+        out.append("On held-out random walks SAC-d reaches " + " and ".join(part) + " of the "
+                   "oracle's reward" + (f"; DQN {d['mean']:.1f} % (seeds {d['min']:.1f}–"
+                                        f"{d['max']:.1f} %), c ∈ {main}: DQN below SAC-d is "
+                                        f"{dqn_row.verdict.iloc[0]}" if d is not None and
+                                        len(dqn_row) else "") + ".")
+    ahead = [(label, t) for label in runs for t in HELD_OUT
+             if (e := pct(EDGENT, label, t)) is not None and not np.isnan(e["mean"])
+             and all(e["mean"] > x["mean"] for a in agents.AGENTS
+                     if (x := pct(a, label, t)) is not None)]
+    cases = [(label, t) for label in runs for t in HELD_OUT if pct("sac-d", label, t) is not None]
+    if cases:
+        out.append(f"Edgent's Alg. 1 — no learning, fp32 uploads — scores above every learned "
+                   f"agent's mean in {len(ahead)} of {len(cases)} (bit set, held-out traces) "
+                   "cases.")
+    for claim, r in rows.iterrows():
+        if claim.startswith("Edgent's Alg. 1"):
+            out.append(f"{claim}: {r.ours} — {r.verdict}.")
+    out += _budget_lines(profile, runs)
+    if ablation is not None:
+        a = rows.filter(like="ablation (ours)", axis=0)
+        if len(a):
+            out.append(f"{a.index[0]}: {a.ours.iloc[0]} — {a.verdict.iloc[0]}.")
+    for claim, r in rows.iterrows():
+        if claim.startswith("Fig. 6c"):
+            out.append(f"{claim}: {r.ours} — {r.verdict}.")
+    eq6 = list(runs)[-1]
+    feasible = (sh[sh.agent == "oracle"]["mean"] > 0).any()
+    if feasible:
+        out.append("Why even the oracle (the optimum of our reward) differs from the paper's "
+                   "Fig. 6c: " + upload_context(sets[eq6]) + " "
+                   + reward_context(sets[main], params[main], accuracy_images(profile)))
+    out.append(extrapolation(runs, tr["train"]))
+    for claim, r in rows.iterrows():
+        if claim.startswith(("Fig. 6a", "Fig. 6b", "speed-up", "decision")):
+            out.append(f"{claim}: {r.ours} — {r.verdict}.")
     return out
 
 
-def fig6c(runs: dict[str, dict], segments=papers.SACD_FIG6C) -> pd.DataFrame:
-    """Per bandwidth range of Fig. 6c and bit set: the paper's (exit, bits, partition), SAC-d's
-    choices (all seeds) and the oracle's, with a verdict for SAC-d and the oracle's differences."""
-    sw, rows = sweep(runs), []
-    for i, seg in enumerate(segments):
-        lo, hi = seg["bw_MBps"]
-        top = sw.bandwidth_MBps <= hi if i == len(segments) - 1 else sw.bandwidth_MBps < hi
-        part = sw[(sw.bandwidth_MBps >= lo) & top]
-        for label, res in runs.items():
-            mine, bits = part[part.bits_set == label], res.get("bits", [])
-            last = _last_points(res.get("actions", []))
-            sac, orc = (_choice(mine[mine.agent == a], last) for a in ("sac-d", "oracle"))
-            if orc is None:
-                verdict = "not tested: no sweep point in this range"
-            elif not (mine[mine.agent == "oracle"].reward > 0).any():
-                verdict = f"{report.NOTHING_FEASIBLE} ({NOT_FEASIBLE})"
-            elif sac is None:
-                verdict = "not tested: SAC-d not trained on this set"
-            else:
-                diff = _differences(seg, sac, tuple(bits))
-                verdict = f"{report.DIVERGES} ({'; '.join(diff)})" if diff else report.REPRODUCED
-            odiff = _differences(seg, orc, tuple(bits)) if orc else []
-            rows.append({"bandwidth (MB/s)": f"{lo:g}–{hi:g}", "bits set": label,
-                         "paper": (f"exit {seg['exit']}, {seg['bits'] or '—'} bits, "
-                                   f"{seg['partition'] or '—'}"),
-                         "SAC-d (all seeds)": _describe(sac), "oracle": _describe(orc),
-                         "oracle vs paper": "; ".join(odiff) or ("same" if orc else "—"),
-                         "verdict (SAC-d)": verdict})
-    return pd.DataFrame(rows)
-
-
-def paper_fig6c_steps(segments=papers.SACD_FIG6C) -> pd.DataFrame:
-    """The paper's stated exit and bits as step lines (bits NaN where the text states none)."""
-    return pd.DataFrame([{"bandwidth_MBps": b, "exit": s["exit"],
-                          "bits": np.nan if s["bits"] is None else s["bits"]}
-                         for s in segments for b in s["bw_MBps"]])
-
-
-# ------------------------------------------------------------------------- paper vs here
-def claims(runs: dict[str, dict], ablation: dict | None = None) -> list[dict]:
-    """The paper-vs-here rows of notebook 07 (for ``report.claims``); ``ablation``: a ``run`` of
-    SAC-d with another discount factor on the first bit set."""
-    table, fig, rows = shares(runs), fig6c(runs), []
-    for label in runs:
-        rows += _share_rows(table, label) + _fig6c_rows(fig, label)
-    if runs:
-        label, main = next(iter(runs.items()))
-        if ablation is not None:
-            rows += _share_rows(shares({label: ablation}), label, ablation["gamma"])
-        rows += _sweep_rows(sweep({label: main})) + _decision_rows(main.get("timing", {}))
-    return rows
-
-
-def _share(table, agent, label, traces=HELD_OUT[0]):
-    r = table[(table.agent == agent) & (table.bits == label) & (table.traces == traces)]
-    return r.iloc[0] if len(r) else None
-
-
-def _share_rows(table, label, gamma: float | None = None) -> list[dict]:
-    """SAC-d's (and DQN's) share of the oracle; ``gamma``: the row of a discount ablation."""
-    what = (f"SAC-d reward on held-out random walks, c ∈ {label} (goal ≥ {GOAL_SHARE_PCT:g} % "
-            "of the oracle)")
-    paper = "better than DQN; near-optimal (no number printed)"
-    if gamma is not None:
-        what = f"ablation: SAC-d with γ = {gamma:g}, c ∈ {label} (goal ≥ {GOAL_SHARE_PCT:g} %)"
-        paper = f"γ = {papers.SACD_AGENT['gamma']:g}"
-    sac, reg = _share(table, "sac-d", label), _share(table, "sac-d", label, HELD_OUT[1])
-    if sac is None:
-        return []
-    if np.isnan(sac["mean"]):
-        return [report.infeasible(what, paper, NOT_FEASIBLE)]
-    regimes = f"; {reg['mean']:.1f} % on regime switches" if reg is not None else ""
-    rows = [report.claim(what, paper, f"{sac['mean']:.1f} % (seeds {sac['min']:.1f}–"
-                         f"{sac['max']:.1f} %){regimes}",
-                         report.within(sac["mean"] - 100, 100 - GOAL_SHARE_PCT, "below the goal, "
-                                       f"γ = {gamma or papers.SACD_AGENT['gamma']:g}"))]
-    dqn = _share(table, "dqn", label)
-    if dqn is not None and gamma is None:
-        rows.append(report.claim(f"DQN's reward below SAC-d's, c ∈ {label}", "below SAC-d",
-                                 f"{dqn['mean']:.1f} % of the oracle vs SAC-d {sac['mean']:.1f} %",
-                                 report.REPRODUCED if dqn["mean"] < sac["mean"] else
-                                 f"{report.DIVERGES} (DQN ≥ SAC-d here)"))
-    return rows
-
-
-def _fig6c_rows(fig: pd.DataFrame, label: str) -> list[dict]:
-    what = f"Fig. 6c: SAC-d's exit, bits and partition per bandwidth range, c ∈ {label}"
-    paper = f"{len(papers.SACD_FIG6C)} ranges stated in §IV-B3"
-    mine = fig[fig["bits set"] == label] if len(fig) else fig
-    tested = mine[mine["verdict (SAC-d)"].str.startswith((report.REPRODUCED, report.DIVERGES))] \
-        if len(mine) else mine
-    if tested.empty:
-        if len(mine) and mine["verdict (SAC-d)"].str.startswith(report.NOTHING_FEASIBLE).any():
-            return [report.infeasible(what, paper, NOT_FEASIBLE)]
-        return []
-    same = tested["verdict (SAC-d)"] == report.REPRODUCED
-    oracle_same = (tested["oracle vs paper"] == "same").sum()
-    ours = (f"{same.sum()} of {len(tested)} ranges as the paper (the oracle: {oracle_same} of "
-            f"{len(tested)})")
-    return [report.claim(what, paper, ours, report.REPRODUCED if same.all() else
-                         f"{report.DIVERGES} (differs at "
-                         f"{', '.join(tested[~same]['bandwidth (MB/s)'])} MB/s)")]
-
-
-def _sweep_rows(sw: pd.DataFrame) -> list[dict]:
-    """Fig. 6a's claims on the sweep: the speed-up over on-device, latency below on-device."""
-    curve = sw.groupby(["agent", "bandwidth"]).latency_ms.mean().unstack("agent")
-    if "on-device" not in curve or "sac-d" not in curve:
-        return []
-    speed, below = ("speed-up over on-device inference (the whole network, no early exit)",
-                    "Fig. 6a: SAC-d's and DQN's latency below on-device's")
-    if not (sw[sw.agent == "oracle"].reward > 0).any():
-        return [report.infeasible(speed, f"{papers.SACD_SPEEDUP_VS_DEVICE:g}×", NOT_FEASIBLE),
-                report.infeasible(below, papers.SACD_FIG6AB_CLAIMS[0], NOT_FEASIBLE)]
-    local, rows = curve["on-device"], []
-    pos = curve.index > 0
-    speedup = (local[pos] / curve["sac-d"][pos]).max() if pos.any() else np.nan
-    rows.append(report.claim(
-        speed, f"{papers.SACD_SPEEDUP_VS_DEVICE:g}×", f"up to {speedup:.1f}× along the sweep",
-        report.REPRODUCED if speedup >= papers.SACD_SPEEDUP_VS_DEVICE else
-        f"{report.DIVERGES} (our platforms' device/edge speed ratio is the calibrated one)"))
-    n = {a: int((curve[a] < local).sum()) for a in ("sac-d", "dqn") if a in curve}
-    rows.append(report.claim(
-        below, papers.SACD_FIG6AB_CLAIMS[0],
-        "; ".join(f"{a} below at {k} of {len(local)} bandwidths" for a, k in n.items()),
-        report.REPRODUCED if all(k == len(local) for k in n.values()) else report.DIVERGES))
-    return rows
-
-
-def _decision_rows(timing: dict) -> list[dict]:
-    sac = [v for k, v in timing.items() if k.startswith("sac-d")]
-    if not sac:
-        return []
-    ms = float(np.mean(sac))
-    return [report.claim("decision time per action (one thread)",
-                         f"< {papers.SACD_DECISION_MS:g} ms",
-                         f"{ms:.3f} ms ({'meets' if ms <= GOAL_DECISION_MS else 'misses'} this "
-                         f"project's {GOAL_DECISION_MS:g} ms goal)",
-                         report.REPRODUCED if ms < papers.SACD_DECISION_MS else report.DIVERGES)]
+def _budget_lines(profile: Profile, runs: dict[str, dict]) -> list[str]:
+    """What the agents were trained with, which epoch each run kept, and the drift after it."""
+    out = []
+    for label, res in runs.items():
+        b = training_budget(res)
+        if b is None:
+            continue
+        kept = set(b["kept"])
+        if len(kept) == 1:  # one epoch kept by every seed: the drift after it
+            e = kept.pop()
+            later = b["share"][b["share"].index > e]
+            span = (f"{later.min():.1f} %" if later.min() == later.max() else
+                    f"{later.min():.1f}–{later.max():.1f} %") if len(later) else ""
+            drift = (f"; held-out share {b['share'].get(e, np.nan):.1f} % after epoch {e}" +
+                     (f", {span} over the later epochs (mean over seeds)" if span else ""))
+        else:
+            drift = ""
+        out.append(f"SAC-d, c ∈ {label}: {budget_text(b)}{drift}.")
+    k, pk = profile.decision, profiles.get("paper").decision
+    note = "" if profile.name == "paper" else (
+        f"; the paper profile ({len(pk.seeds)} seeds × {pk.epochs} epochs × "
+        f"{pk.steps_per_epoch:,} steps) was not run here")
+    out.append(f"The {profile.name} profile trains each agent {len(k.seeds)} seeds × {k.epochs} "
+               f"epochs × {k.steps_per_epoch:,} steps; the paper trained "
+               f"'{papers.SACD_AGENT['trained']}'{note}.")
+    return out
