@@ -406,7 +406,7 @@ def findings(sizes: pd.DataFrame, acc: pd.DataFrame, images: int, check: pd.Data
         + ", ".join(f"{r['message / entropy (mean)']:.2f}× ({int(r['bits'])} bits)"
                     for r in h.to_dict("records"))
         + f" the entropy, at worst {h['message / entropy (max)'].max():.2f}×.",
-        f"The subset's unquantized exit accuracies ("
+        "The subset's unquantized exit accuracies ("
         + " / ".join(f"{a:.2f}" for a in check["subset (%)"]) + " %) match notebook 03's "
         f"whole-split ones within two standard errors for "
         f"{int(check['within sampling error'].sum())} of {len(check)} exits.",

@@ -11,11 +11,10 @@ import math
 
 import pandas as pd
 
-from . import papers, platforms, report
+from . import papers, report
 from .layer_latency import (
     FACTOR_TOL, KEY_TYPES, LAYER_MAPE_TOL, MAPE_TOL, MET, NEGLIGIBLE_PCT, NOT_MET, READINGS,
-    SCALE_ONLY, SLIDE_PLATFORM, VARIANTS, _who, emulated, fit_variants, reading_summary,
-    type_shares, whole_model_comparison)
+    SCALE_ONLY, SLIDE_PLATFORM, VARIANTS, _who)
 
 # SAC-d §IV on Fig. 3 names two groups: "the convolutional layers and fully connected layers take
 # up most of the computing time. Although activation function layers and pooling layers take
