@@ -51,10 +51,7 @@ def verdict(ours: float | None, paper: float | None, tolerance: float,
         return "no paper number"
     if ours is None or (isinstance(ours, float) and pd.isna(ours)):
         return missing
-    if abs(ours - paper) <= tolerance:
-        return REPRODUCED
-    gap = f"{ours - paper:+.2f}"
-    return f"{DIVERGES} ({gap}{'; ' + why if why else ''})"
+    return within(ours - paper, tolerance, why)
 
 
 def save_table(df: pd.DataFrame, name: str, profile, floatfmt: str = ".3g") -> None:

@@ -292,6 +292,7 @@ def throughput(model_name: str, num_classes: int = 10, batch_size: int = 256, st
     split = data.Split(torch.randint(0, 256, (batch_size * (steps + warmup), 3, 32, 32),
                                      dtype=torch.uint8),
                        torch.randint(0, num_classes, (batch_size * (steps + warmup),)))
+    # random images, not a measurement subset: the first batches warm up, the rest are timed
     loader = data.Loader(data.Split(split.images[: batch_size * warmup],
                                     split.labels[: batch_size * warmup]), batch_size, train=True)
     fit(model, loader, recipe, progress=False)  # warm-up: allocator, oneDNN kernels
