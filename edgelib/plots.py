@@ -25,6 +25,12 @@ def plain_log_ticks(*axes) -> None:
         axis.set_minor_formatter(mticker.NullFormatter())
 
 
+def integer_ticks(*axes) -> None:
+    """Integer ticks only on the (discrete) axes given: epochs, K, exits."""
+    for axis in axes:
+        axis.set_major_locator(mticker.MaxNLocator(integer=True))
+
+
 def save(fig, name: str, profile) -> None:
     """Save ``fig`` as ``<figures>/<name>.png`` and ``.pdf`` for this profile (``paths_of``).
 

@@ -93,7 +93,8 @@ def umap_2d(points, seed: int = 0, n_neighbors: int = 15):
 
     points = np.asarray(points, dtype=np.float32)
     reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(points) - 1),
-                        random_state=seed, init="spectral" if len(points) > 20 else "random")
+                        random_state=seed, n_jobs=1,  # a seed forces one thread anyway
+                        init="spectral" if len(points) > 20 else "random")
     return reducer.fit_transform(points)
 
 

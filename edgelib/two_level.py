@@ -176,20 +176,22 @@ def second_levels(first: models.StagedNet, first_record: dict, teacher: nn.Modul
     return encoders, records
 
 
-def replay(outs: dict, labels: torch.Tensor, th: Thresholds) -> dict:
-    """Alg. 2 over every input of a split, from ``TwoLevel.outputs``: accuracy and calls."""
+def replay(outs: dict, labels: torch.Tensor, th: Thresholds, per_input: bool = False) -> dict:
+    """Alg. 2 over every input of a split, from ``TwoLevel.outputs``: accuracy and calls
+    (and, with ``per_input``, a bool tensor saying which inputs it got right)."""
     first = outs["first"].tolist()
     lab, conf = outs["labels"].T.tolist(), outs["confidence"].T.tolist()
     truth = labels.tolist()
-    correct = calls = recalled = 0
+    right, calls, recalled = [], 0, 0
     for i, probs in enumerate(first):
         li, ci = lab[i], conf[i]
         d = decide(probs, lambda s, li=li, ci=ci: (li[s], ci[s]), th)
-        correct += d.label == truth[i]
+        right.append(d.label == truth[i])
         calls += len(d.queried)
         recalled += d.recalled
     n = len(first)
-    return {"accuracy": correct / n, "calls": calls / n, "recall_rate": recalled / n}
+    out = {"accuracy": sum(right) / n, "calls": calls / n, "recall_rate": recalled / n}
+    return {**out, "correct": torch.tensor(right)} if per_input else out
 
 
 def sweep(outs: dict, labels: torch.Tensor, k: int, t_l_max=(0.5, 0.7, 0.8, 0.9, 0.95, 0.99),
