@@ -62,7 +62,8 @@ class OnImages(nn.Module):
 def subset(split: data.Split, classes: list[int]) -> tuple[data.Split, torch.Tensor]:
     """The examples of ``classes`` and their labels renumbered 0…len(classes)−1."""
     mask = torch.isin(split.labels, torch.tensor(classes))
-    local = torch.full((int(split.labels.max()) + 1,), -1, dtype=torch.int64)
+    size = max([int(split.labels.max()) if len(split) else 0, *classes]) + 1
+    local = torch.full((size,), -1, dtype=torch.int64)
     local[torch.tensor(classes)] = torch.arange(len(classes))
     picked = data.Split(split.images[mask], split.labels[mask])
     return picked, local[picked.labels]

@@ -43,3 +43,10 @@ def test_replay_counts_accuracy_and_calls():
     assert r["accuracy"] == pytest.approx(2 / 3) and r["calls"] == pytest.approx(5 / 3)
     assert r["recall_rate"] == pytest.approx(2 / 3)
     assert smap.members(1) == [2, 3]
+
+
+def test_subset_with_classes_the_split_lacks():
+    """A small split may miss the highest classes of a superclass (the paper profile's fixture)."""
+    split = data.Split(torch.zeros(3, 3, 32, 32, dtype=torch.uint8), torch.tensor([0, 5, 1]))
+    picked, local = two_level.subset(split, [1, 5, 96])
+    assert picked.labels.tolist() == [5, 1] and local.tolist() == [1, 0]
