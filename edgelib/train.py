@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import cache, data, models
+from . import cache, data, distributed, models
 from .profiles import Profile, Recipe
 
 
@@ -136,6 +136,7 @@ def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
     """
     dev = device()
     model.to(dev).to(memory_format=torch.channels_last)
+    net = distributed.wrap(model)  # DDP under torchrun, else the model itself
     opt = _optimizer(model, recipe)
     total = recipe.epochs * len(train)
     warmup = max(1, int(recipe.warmup_epochs * len(train)))
@@ -144,19 +145,23 @@ def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
             return F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
     history: dict[str, list] = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": []}
     step, seen, train_seconds = 0, 0, 0.0
-    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    bar = tqdm(total=total, desc=desc, disable=not (progress and distributed.is_main()),
+               leave=False)
     for epoch in range(recipe.epochs):
         model.train()
         loss_sum, correct, count = 0.0, 0, 0
         start = time.perf_counter()
-        for x, y in train:
+        for batch in train:
+            if (batch := distributed.shard(*batch)) is None:
+                continue
+            x, y = batch
             x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
             y = y.to(dev, non_blocking=True)
             for group in opt.param_groups:
                 group["lr"] = (schedule(step) if schedule is not None
                                else lr_at(step, total, warmup, recipe.lr))
             with autocast(dev):
-                out = _floats(model(x))
+                out = _floats(net(x))
                 loss = loss_fn(out, y, x)
             logits = out[-1] if isinstance(out, list) else out  # a multi-exit net: its last exit
             opt.zero_grad(set_to_none=True)
@@ -169,6 +174,7 @@ def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / count:.3f}")
         train_seconds += time.perf_counter() - start
+        loss_sum, correct, count = distributed.total(loss_sum, correct, count)
         seen += count
         history["epoch"].append(epoch + 1)
         history["train_loss"].append(round(loss_sum / count, 6))
@@ -275,7 +281,9 @@ def train_or_load(stage: str, config: dict, model: torch.nn.Module, dataset: dat
         history = fit(model, loader, recipe, evaluate_on=dataset.test, loss_fn=loss_fn,
                       desc=desc, progress=progress)
         metrics = {**metrics_fn(model), "history": curves(history)}
-        cache.save_model(folder, config, model.cpu(), metrics, timing(history))
+        if distributed.is_main():  # under torchrun, rank 0 writes and the others wait
+            cache.save_model(folder, config, model.cpu(), metrics, timing(history))
+        distributed.barrier()
     cache.load_weights(folder, model)
     record = {"config": config, "folder": str(folder),
               "metrics": cache.read_json(folder / "metrics.json"),
@@ -301,6 +309,20 @@ def throughput(model_name: str, num_classes: int = 10, batch_size: int = 256, st
     return fit(model, loader, recipe, progress=False)["train_images_per_second"]
 
 
+def _load_once(name: str, profile) -> data.Cifar | data.DatasetUnavailable:
+    """Load a dataset; under torchrun rank 0 prepares it first while the others wait, so no
+    two processes write ``data/prepared`` at once."""
+    for first in (True, False):
+        if distributed.is_main() == first:
+            try:
+                dataset = data.load(name, profile.train_per_class, profile.test_per_class,
+                                    profile.seed)
+            except data.DatasetUnavailable as err:
+                dataset = err
+        distributed.barrier()
+    return dataset
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
@@ -313,6 +335,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", help="comma-separated (default: the profile's backbones)")
     ap.add_argument("--steps", type=int, default=5)
     args = ap.parse_args(argv)
+    distributed.init_from_env()  # under torchrun: one process per GPU (or CPU slot)
+    say = print if distributed.is_main() else (lambda *a, **k: None)
     profile = profiles.get(args.profile)
     names = args.models.split(",") if args.models else list(profile.backbones)
     if args.command == "bench":
@@ -322,16 +346,14 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {name:<12} {throughput(name, steps=args.steps):8.1f} img/s", flush=True)
         return
     for dataset_name in profile.datasets:
-        try:
-            dataset = data.load(dataset_name, profile.train_per_class, profile.test_per_class,
-                                profile.seed)
-        except data.DatasetUnavailable as err:
-            print(f"skipping {dataset_name}: {err}")
+        dataset = _load_once(dataset_name, profile)
+        if isinstance(dataset, data.DatasetUnavailable):
+            say(f"skipping {dataset_name}: {dataset}")
             continue
         for name in names:
             _, record = train_backbone(profile, name, dataset)
-            print(f"{name} on {dataset.source}: test accuracy "
-                  f"{100 * record['metrics']['test_acc']:.2f} %", flush=True)
+            say(f"{name} on {dataset.source}: test accuracy "
+                f"{100 * record['metrics']['test_acc']:.2f} %", flush=True)
 
 
 if __name__ == "__main__":
