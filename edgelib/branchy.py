@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,7 @@ from .profiles import Profile
 def branchy_config(profile: Profile, dataset: data.Cifar) -> dict:
     knobs = profile.edge
     return {"stage": "branchy", "model": "branchy_alexnet", **data.describe(dataset),
-            "recipe": asdict(knobs.branchy), "exit_weights": list(knobs.exit_weights),
+            "recipe": knobs.branchy.key(), "exit_weights": list(knobs.exit_weights),
             "seed": profile.seed, **train.hardware()}
 
 

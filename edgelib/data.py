@@ -320,17 +320,25 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return (images.float() - mean) / std
 
 
-def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop with reflect padding and random horizontal flip, for a whole batch at once."""
+def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4,
+            flip: torch.Tensor | None = None) -> torch.Tensor:
+    """Random crop with reflect padding and random horizontal flip, for a whole batch at once
+    (``flip``: which images to mirror, instead of a random half)."""
     n, c, h, w = images.shape
-    padded = F.pad(images.float(), (pad, pad, pad, pad), mode="reflect")
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
-    out = padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None],
-                 rows, cols]
-    flip = torch.rand(n, generator=generator) < 0.5
+    if pad == 0:
+        images, pad = images.float(), None
+    if pad is None:
+        out = images
+    else:
+        padded = F.pad(images.float(), (pad, pad, pad, pad), mode="reflect")
+        dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+        dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+        rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
+        out = padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None],
+                     rows, cols]
+    if flip is None:
+        flip = torch.rand(n, generator=generator) < 0.5
     return torch.where(flip[:, None, None, None], out.flip(3), out)
 
 
@@ -344,11 +352,18 @@ class Loader:
     """
 
     def __init__(self, split: Split, batch_size: int, train: bool = False, seed: int = 0,
-                 labels: torch.Tensor | None = None, augment=augment):
+                 labels: torch.Tensor | None = None, augment=augment, pad: int = 4,
+                 alt_flip: bool = False):
         self.split, self.batch_size, self.train = split, batch_size, train
         self.labels = split.labels if labels is None else labels
-        self.augment = augment
+        self.augment, self.pad = augment, pad
         self.generator = torch.Generator().manual_seed(seed)
+        self.epoch = 0
+        # airbench's alternating flip: each image mirrored in every other epoch
+        self.flips = None
+        if alt_flip:
+            base = torch.rand(len(split), generator=torch.Generator().manual_seed(seed + 1)) < 0.5
+            self.flips = lambda epoch: base ^ bool(epoch % 2)
 
     def __len__(self) -> int:
         return (len(self.split) + self.batch_size - 1) // self.batch_size
@@ -356,8 +371,15 @@ class Loader:
     def __iter__(self):
         n = len(self.split)
         order = torch.randperm(n, generator=self.generator) if self.train else torch.arange(n)
+        flips = self.flips(self.epoch) if self.flips is not None else None
+        self.epoch += self.train
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             x = self.split.images[idx]
-            x = self.augment(x, self.generator) if self.train else x.float()
+            if not self.train:
+                x = x.float()
+            elif self.augment is augment:  # the default crop + flip, with the loader's knobs
+                x = augment(x, self.generator, self.pad, None if flips is None else flips[idx])
+            else:
+                x = self.augment(x, self.generator)
             yield normalize(x), self.labels[idx].repeat(len(x) // len(idx))

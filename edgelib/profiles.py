@@ -10,7 +10,10 @@ profiles is the first line of its ``parameters`` cell: ``profile = "cpu"``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
+
+
+_TRICKS = ("whiten", "lookahead", "airbench_bn", "alt_flip", "pad")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,21 @@ class Recipe:
     label_smoothing: float = 0.1
     warmup_epochs: float = 1.0  # linear warm-up, then cosine to zero
     width: int = 16  # base width: 16 for the CIFAR ResNets (He et al.), 64 for CifarNet
+    # airbench's tricks (edgelib.tricks), each off by default
+    whiten: bool = False  # first conv from patch statistics, frozen
+    lookahead: float = 0.0  # look-ahead EMA decay per 5 steps (airbench: 0.95 ** 5); 0 = off
+    airbench_bn: bool = False  # BN momentum 0.4, eps 1e-12, scale frozen at 1
+    alt_flip: bool = False  # alternating instead of random horizontal flips
+    pad: int = 4  # random translation: reflect-padded crop of ± pad pixels (airbench: 2)
+
+    def key(self) -> dict:
+        """The recipe as a cache key: the trick fields only where they differ from "off", so
+        models trained before the tricks existed keep their keys."""
+        d = asdict(self)
+        for f in fields(self):
+            if f.name in _TRICKS and d[f.name] == f.default:
+                del d[f.name]
+        return d
 
     def __post_init__(self):
         problems = [f"{name} must be a positive integer, got {getattr(self, name)!r}"
@@ -32,6 +50,10 @@ class Recipe:
                     if not isinstance(getattr(self, name), int) or getattr(self, name) < 1]
         if not self.lr > 0:
             problems.append(f"lr must be positive, got {self.lr!r}")
+        if not 0 <= self.lookahead < 1:
+            problems.append(f"lookahead must lie in [0, 1), got {self.lookahead!r}")
+        if not isinstance(self.pad, int) or not 0 <= self.pad <= 8:
+            problems.append(f"pad must be an integer from 0 to 8, got {self.pad!r}")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must lie in [0, 1), got {self.label_smoothing!r}")
         if problems:

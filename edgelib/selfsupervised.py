@@ -10,7 +10,6 @@ embedding. A few CPU epochs give weak features: the notebook reports how weak, w
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
@@ -105,7 +104,7 @@ def train_simclr(model_name: str, dataset: data.Cifar, recipe: Recipe, seed: int
                  progress: bool = True) -> tuple[models.StagedNet, dict]:
     """Train (or load from the cache) a SimCLR backbone on the training images, no labels."""
     config = {"stage": "simclr", "model": model_name, **data.describe(dataset),
-              "recipe": asdict(recipe), "seed": seed, **train.hardware()}
+              "recipe": recipe.key(), "seed": seed, **train.hardware()}
     folder = cache.entry("simclr", config)
     width = recipe.width if model_name in models.WIDTH_MODELS else None
     train.seed_everything(seed)  # the initialisation, when it has to be trained

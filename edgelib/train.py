@@ -12,14 +12,13 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import cache, data, distributed, models
+from . import cache, data, distributed, models, tricks
 from .profiles import Profile, Recipe
 
 
@@ -136,9 +135,14 @@ def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
     """
     dev = device()
     model.to(dev).to(memory_format=torch.channels_last)
+    if recipe.whiten:
+        tricks.whiten_first_conv(model, train.split.images)
+    if recipe.airbench_bn:
+        tricks.airbench_bn(model)
     net = distributed.wrap(model)  # DDP under torchrun, else the model itself
     opt = _optimizer(model, recipe)
     total = recipe.epochs * len(train)
+    lookahead = tricks.Lookahead(model, recipe.lookahead) if recipe.lookahead else None
     warmup = max(1, int(recipe.warmup_epochs * len(train)))
     if loss_fn is None:
         def loss_fn(logits, y, _x):
@@ -168,11 +172,15 @@ def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
             loss.backward()
             opt.step()
             step += 1
+            if lookahead is not None:
+                lookahead.step(step, total)
             loss_sum += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
             count += len(y)
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / count:.3f}")
+        if lookahead is not None and epoch == recipe.epochs - 1:
+            lookahead.finish()  # the final weights are the average
         train_seconds += time.perf_counter() - start
         loss_sum, correct, count = distributed.total(loss_sum, correct, count)
         seen += count
@@ -212,22 +220,23 @@ def multi_exit_loss(weights: tuple[float, ...], label_smoothing: float = 0.0) ->
 
 @torch.no_grad()
 def logits(model: torch.nn.Module, split: data.Split, batch_size: int = 500,
-           flip_tta: bool = False, all_exits: bool = False):
-    """Float32 logits of ``model`` on every image of ``split`` (optionally flip-averaged).
+           flip_tta: bool = False, all_exits: bool = False, tta: str | None = None):
+    """Float32 logits of ``model`` on every image of ``split``, averaged over the test-time
+    views ``tta`` ("none", "flip" — the same as ``flip_tta`` — or "multicrop", see
+    ``tricks.tta_views``).
 
     For a multi-exit model: the last exit's logits, or with ``all_exits`` a list, one per exit.
     """
+    tta = tta or ("flip" if flip_tta else "none")
     dev = device()
     model.to(dev).eval()
     out = []
     for x, _ in data.Loader(split, batch_size):
         x = x.to(dev).contiguous(memory_format=torch.channels_last)
         with autocast(dev):
-            z = _floats(model(x))
-            if flip_tta:
-                z2 = _floats(model(x.flip(3)))
-                z = [0.5 * (a + b) for a, b in zip(z, z2)] if isinstance(z, list) else 0.5 * (z + z2)
-        z = z if isinstance(z, list) else [z]
+            views = [_floats(model(v)) for v in tricks.tta_views(x, tta)]
+        views = [v if isinstance(v, list) else [v] for v in views]
+        z = [sum(parts) / len(parts) for parts in zip(*views)]
         out.append([t.cpu() for t in z])
     exits = [torch.cat(parts) for parts in zip(*out)]
     if all_exits:
@@ -235,15 +244,17 @@ def logits(model: torch.nn.Module, split: data.Split, batch_size: int = 500,
     return exits[-1]
 
 
-def accuracy(model: torch.nn.Module, split: data.Split, flip_tta: bool = False) -> float:
-    return (logits(model, split, flip_tta=flip_tta).argmax(1) == split.labels).float().mean().item()
+def accuracy(model: torch.nn.Module, split: data.Split, flip_tta: bool = False,
+             tta: str | None = None) -> float:
+    return (logits(model, split, flip_tta=flip_tta, tta=tta).argmax(1)
+            == split.labels).float().mean().item()
 
 
 # ------------------------------------------------------------------ cached backbone training
 def backbone_config(profile: Profile, model_name: str, dataset: data.Cifar) -> dict:
     """Everything that determines a trained backbone: the cache key is its hash."""
     return {"stage": "backbone", "model": model_name, **data.describe(dataset),
-            "recipe": asdict(profile.backbones[model_name]), "seed": profile.seed, **hardware()}
+            "recipe": profile.backbones[model_name].key(), "seed": profile.seed, **hardware()}
 
 
 def train_backbone(profile: Profile, model_name: str, dataset: data.Cifar,
@@ -277,7 +288,8 @@ def train_or_load(stage: str, config: dict, model: torch.nn.Module, dataset: dat
     """
     folder = cache.entry(stage, config)
     if not cache.is_complete(folder):
-        loader = data.Loader(dataset.train, recipe.batch_size, train=True, seed=seed)
+        loader = data.Loader(dataset.train, recipe.batch_size, train=True, seed=seed,
+                             pad=recipe.pad, alt_flip=recipe.alt_flip)
         history = fit(model, loader, recipe, evaluate_on=dataset.test, loss_fn=loss_fn,
                       desc=desc, progress=progress)
         metrics = {**metrics_fn(model), "history": curves(history)}

@@ -15,7 +15,7 @@ replayed offline for any thresholds.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -119,7 +119,7 @@ def first_level(backbone: models.StagedNet, backbone_record: dict, dataset: data
                 smap: SuperclassMap, recipe: Recipe, seed: int, progress: bool = True):
     """Fine-tune a copy of the trained ``backbone`` to predict the K superclasses (cached)."""
     config = {"stage": "first_level", "backbone": backbone_record["config"],
-              "superclasses": list(smap.assignment), "recipe": asdict(recipe), "seed": seed}
+              "superclasses": list(smap.assignment), "recipe": recipe.key(), "seed": seed}
     model = copy.deepcopy(backbone).cpu()
     train.seed_everything(seed)  # the new classifier's initialisation
     model.stages["head"].fc = nn.Linear(model.stages["head"].fc.in_features, smap.k)
@@ -164,7 +164,7 @@ def second_levels(first: models.StagedNet, first_record: dict, teacher: nn.Modul
         members = smap.members(s)
         config = {"stage": "second_level", "first_level": first_record["key"],
                   "teacher": teacher_record["config"], "members": members,
-                  "recipe": asdict(recipe), "temperature": temperature, "alpha": alpha,
+                  "recipe": recipe.key(), "temperature": temperature, "alpha": alpha,
                   "seed": seed}
         desc = f"second level {s} ({len(members)} classes)"
         train.seed_everything(seed + s)  # the new classifier's initialisation

@@ -1,0 +1,89 @@
+"""What airbench's tricks buy on this machine: one model trained with the full trick recipe,
+without any trick, and with each trick removed in turn, side by side in one run.
+
+    python -m edgelib.recipe_bench --model cifarnet --epochs 10 [--only full,none] [--out F]
+
+Every row is a real training run on the whole CIFAR-10 training set, tested on the whole test
+set (plain, flip and multicrop test-time augmentation); the CPU model and the precision are
+printed and stored with the rows. Nothing is cached: this measures, it does not feed notebooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from . import data, models, train
+from .profiles import Recipe
+
+TRICKS = {"whiten": False, "lookahead": 0.0, "airbench_bn": False, "alt_flip": False, "pad": 4,
+          "label_smoothing": 0.1}
+# the full recipe: airbench's values of every trick (Jordan 2024, airbench94)
+FULL = {"whiten": True, "lookahead": 0.95 ** 5, "airbench_bn": True, "alt_flip": True, "pad": 2,
+        "label_smoothing": 0.2}
+
+
+def variants(base: Recipe) -> dict[str, Recipe]:
+    """"full" (every trick), "none" (the project's plain recipe) and "full − <trick>" each."""
+    out = {"full": replace(base, **FULL), "none": replace(base, **TRICKS)}
+    for name, off in TRICKS.items():
+        out[f"full - {name}"] = replace(base, **{**FULL, name: off})
+    return out
+
+
+def run(model_name: str, recipe: Recipe, dataset: data.Cifar, seed: int = 0) -> dict:
+    """Train once with ``recipe`` and measure; returns one row."""
+    train.seed_everything(seed)
+    width = recipe.width if model_name in models.WIDTH_MODELS else None
+    model = models.build(model_name, dataset.num_classes, width=width)
+    loader = data.Loader(dataset.train, recipe.batch_size, train=True, seed=seed,
+                         pad=recipe.pad, alt_flip=recipe.alt_flip)
+    h = train.fit(model, loader, recipe, evaluate_on=dataset.test, desc=model_name)
+    return {"model": model_name, "epochs": recipe.epochs,
+            "test acc %": 100 * h["test_acc"][-1],
+            "flip TTA %": 100 * train.accuracy(model, dataset.test, tta="flip"),
+            "multicrop TTA %": 100 * train.accuracy(model, dataset.test, tta="multicrop"),
+            "train min": h["train_seconds"] / 60, "img/s": h["train_images_per_second"],
+            "curve": h["test_acc"], "recipe": recipe.key()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m edgelib.recipe_bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="cifarnet")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--width", type=int, default=None, help="default: 64 CifarNet, 16 ResNets")
+    ap.add_argument("--only", help="comma-separated variants (default: all)")
+    ap.add_argument("--out", type=Path, help="JSON file the rows are written to, row by row")
+    args = ap.parse_args(argv)
+    width = args.width or (64 if args.model == "cifarnet" else 16)
+    todo = variants(Recipe(epochs=args.epochs, width=width))
+    if args.only:
+        unknown = set(args.only.split(",")) - set(todo)
+        if unknown:
+            raise SystemExit(f"unknown variants {sorted(unknown)}; have {sorted(todo)}")
+        todo = {k: v for k, v in todo.items() if k in args.only.split(",")}
+    dataset = data.load("cifar10")
+    header = {"cpu": train.cpu_model(), "precision": train.precision(),
+              "threads": torch.get_num_threads(), "data": dataset.source,
+              "started": time.strftime("%Y-%m-%d %H:%M")}
+    print(" | ".join(f"{k}: {v}" for k, v in header.items()), flush=True)
+    rows = []
+    for name, recipe in todo.items():
+        rows.append({"variant": name, **run(args.model, recipe, dataset)})
+        r = rows[-1]
+        print(f"{name:<24} {r['test acc %']:6.2f} % (flip {r['flip TTA %']:6.2f}, multicrop "
+              f"{r['multicrop TTA %']:6.2f})  {r['train min']:5.1f} min  {r['img/s']:5.0f} img/s",
+              flush=True)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({**header, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
