@@ -1,0 +1,99 @@
+"""Which way of finding superclasses is stable? (issue 10; notebook 01's comparison)
+
+Four methods, each on the same architecture and repeated over seeds:
+
+- ``supervised``: class medians of a backbone trained with label smoothing (our default recipe);
+- ``supervised, no smoothing``: the same backbone trained without label smoothing, to test the
+  hypothesis that smoothing erases class similarity (Müller, Kornblith & Hinton 2019);
+- ``simclr``: class medians of a self-supervised (SimCLR) embedding;
+- ``confusion``: HD-CNN's grouping (Yan et al. 2015): spectral clustering of the symmetrised
+  confusion matrix of a trained classifier (classes the classifier confuses belong together).
+
+For each: the partitions per seed, their pairwise adjusted Rand index (stability; 1.0 = the same
+partition from every seed), their agreement with a known grouping and the silhouette of the
+medians. ``partition`` computes one seed's partition through the pipeline's own functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from itertools import combinations
+
+import numpy as np
+import torch
+from sklearn.cluster import SpectralClustering
+
+from . import data, profiles, selfsupervised, train
+from . import superclasses as sc
+
+METHODS = ("supervised", "supervised, no smoothing", "simclr", "confusion")
+
+
+def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> np.ndarray:
+    """Row-normalised confusion matrix: entry (i, j) = P(predicted j | true i)."""
+    pred = logits.argmax(1)
+    m = torch.zeros(num_classes, num_classes, dtype=torch.float64)
+    m.index_put_((labels, pred), torch.ones(len(labels), dtype=torch.float64), accumulate=True)
+    return (m / m.sum(1, keepdim=True).clamp_min(1)).numpy()
+
+
+def confusion_groups(confusion: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """HD-CNN: spectral clustering with the symmetrised off-diagonal confusion as affinity;
+    superclasses numbered by their smallest class, as ``superclasses.cluster`` numbers them."""
+    c = np.asarray(confusion, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or not 2 <= k < len(c):
+        raise ValueError(f"need a square C×C confusion matrix and 2 ≤ K < C, got {c.shape}, K={k}")
+    affinity = (c + c.T) / 2
+    np.fill_diagonal(affinity, 0.0)
+    affinity += 1e-6  # keeps the affinity graph connected
+    raw = SpectralClustering(k, affinity="precomputed", random_state=seed).fit_predict(affinity)
+    order = {label: i for i, label in enumerate(dict.fromkeys(raw.tolist()))}
+    return np.array([order[label] for label in raw])
+
+
+def pairwise_ari(partitions: list) -> list[float]:
+    """Adjusted Rand index of every pair of partitions (empty for fewer than two)."""
+    return [sc.agreement(a, b) for a, b in combinations(partitions, 2)]
+
+
+def _backbone(profile, name: str, smoothing: bool, seed: int, dataset):
+    recipe = profile.backbones[name]
+    if not smoothing:
+        recipe = replace(recipe, label_smoothing=0.0)
+    p = profiles.override(profile, seed=seed, backbones={**profile.backbones, name: recipe})
+    return train.train_backbone(p, name, dataset)
+
+
+def partition(profile, dataset: data.Cifar, method: str, k: int, seed: int) -> dict:
+    """One seed's K-superclass partition by ``method`` (every model trained or loaded from the
+    cache under its own key); returns the partition and, where it has one, the silhouette."""
+    name = profile.two_level.embed_backbone
+    if method in ("supervised", "supervised, no smoothing", "confusion"):
+        model, _ = _backbone(profile, name, method != "supervised, no smoothing", seed, dataset)
+    elif method == "simclr":
+        model, _ = selfsupervised.train_simclr(name, dataset, selfsupervised.simclr_recipe(
+            profiles.override(profile, two_level=replace(profile.two_level, backbone=name))), seed)
+    else:
+        raise ValueError(f"unknown method {method!r}; one of {METHODS}")
+    if method == "confusion":
+        conf = confusion_matrix(train.logits(model, dataset.train), dataset.train.labels,
+                                dataset.num_classes)
+        return {"partition": confusion_groups(conf, k, seed), "silhouette": float("nan")}
+    medians = sc.class_medians(sc.embeddings(model, dataset.train), dataset.train.labels,
+                               dataset.num_classes).numpy()
+    return {"partition": sc.cluster(medians, k),
+            "silhouette": sc.silhouette_curve(medians, [k]).get(k, float("nan"))}
+
+
+def summary(method: str, results: list[dict], reference=None) -> dict:
+    """One row of the comparison: stability over seeds, agreement with ``reference``."""
+    parts = [r["partition"] for r in results]
+    pair = pairwise_ari(parts)
+    row = {"method": method, "seeds": len(parts),
+           "pairwise ARI, mean": float(np.mean(pair)) if pair else float("nan"),
+           "pairwise ARI, min": float(np.min(pair)) if pair else float("nan"),
+           "silhouette, mean": float(np.nanmean([r["silhouette"] for r in results]))
+           if any(not np.isnan(r["silhouette"]) for r in results) else float("nan")}
+    if reference is not None:
+        row["ARI vs reference, mean"] = float(np.mean([sc.agreement(p, reference) for p in parts]))
+    return row

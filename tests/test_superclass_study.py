@@ -1,0 +1,50 @@
+"""The superclass stability study's pieces (edgelib.superclass_study)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from edgelib import profiles, superclass_study as study, user_data
+from test_user_data import _folder
+
+
+def test_confusion_groups_recover_blocks():
+    conf = np.eye(6) * 0.7
+    for block in ((0, 1, 2), (3, 4, 5)):
+        for i in block:
+            for j in block:
+                if i != j:
+                    conf[i, j] = 0.15
+    groups = study.confusion_groups(conf, 2)
+    assert groups.tolist() == [0, 0, 0, 1, 1, 1]
+    with pytest.raises(ValueError, match="square"):
+        study.confusion_groups(np.ones((3, 4)), 2)
+
+
+def test_confusion_matrix_rows_sum_to_one():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]])
+    m = study.confusion_matrix(logits, torch.tensor([0, 0, 1]), 2)
+    assert m.tolist() == [[0.5, 0.5], [1.0, 0.0]]
+
+
+def test_stability_summary():
+    parts = [np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]), np.array([0, 1, 0, 1])]
+    assert study.pairwise_ari(parts[:2]) == [1.0]  # the same partition, renumbered
+    row = study.summary("m", [{"partition": p, "silhouette": 0.5} for p in parts],
+                        reference=parts[0])
+    assert row["seeds"] == 3 and row["pairwise ARI, min"] < row["pairwise ARI, mean"] < 1
+    assert np.isnan(study.summary("m", [{"partition": parts[0], "silhouette": np.nan}])
+                    ["pairwise ARI, mean"])
+
+
+@pytest.mark.parametrize("method", study.METHODS)
+def test_every_method_partitions_a_small_dataset(tmp_path, data_dir, method):
+    ds = user_data.from_image_folder(_folder(tmp_path / "fruit"))
+    smoke = profiles.get("smoke")
+    P = replace(smoke, two_level=replace(smoke.two_level, embed_backbone="resnet20"))
+    out = study.partition(P, ds, method, 2, seed=1)
+    assert sorted(set(out["partition"].tolist())) == [0, 1]
+    with pytest.raises(ValueError, match="unknown method"):
+        study.partition(P, ds, "astrology", 2, 0)
