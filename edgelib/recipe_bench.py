@@ -58,11 +58,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", default="cifarnet")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--width", type=int, default=None, help="default: 64 CifarNet, 16 ResNets")
+    ap.add_argument("--lr", type=float, default=0.2, help="peak learning rate (default 0.2)")
+    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--only", help="comma-separated variants (default: all)")
     ap.add_argument("--out", type=Path, help="JSON file the rows are written to, row by row")
     args = ap.parse_args(argv)
     width = args.width or (64 if args.model == "cifarnet" else 16)
-    todo = variants(Recipe(epochs=args.epochs, width=width))
+    todo = variants(Recipe(epochs=args.epochs, width=width, lr=args.lr, momentum=args.momentum,
+                           batch_size=args.batch_size))
     if args.only:
         unknown = set(args.only.split(",")) - set(todo)
         if unknown:
