@@ -52,6 +52,26 @@ def run(model_name: str, recipe: Recipe, dataset: data.Cifar, seed: int = 0) -> 
             "curve": h["test_acc"], "recipe": recipe.key()}
 
 
+def table(paths: list[Path]) -> str:
+    """The rows of saved runs as one Markdown table (model, recipe, accuracies, time, CPU)."""
+    import pandas as pd
+
+    from .report import to_markdown
+
+    rows = []
+    for path in paths:
+        run_ = json.loads(Path(path).read_text())
+        for r in run_["rows"]:
+            rec = r["recipe"]
+            rows.append({"model": r["model"], "variant": r["variant"], "epochs": r["epochs"],
+                         "lr / momentum / batch": f"{rec['lr']} / {rec['momentum']} / "
+                                                  f"{rec['batch_size']}",
+                         "test %": r["test acc %"], "flip TTA %": r["flip TTA %"],
+                         "multicrop TTA %": r["multicrop TTA %"], "train min": r["train min"],
+                         "CPU, precision": f"{run_['cpu']}, {run_['precision']}"})
+    return to_markdown(pd.DataFrame(rows), ".4g")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m edgelib.recipe_bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,7 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--only", help="comma-separated variants (default: all)")
     ap.add_argument("--out", type=Path, help="JSON file the rows are written to, row by row")
+    ap.add_argument("--table", type=Path, nargs="+", help="print saved runs as Markdown, exit")
     args = ap.parse_args(argv)
+    if args.table:
+        print(table(args.table))
+        return
     width = args.width or (64 if args.model == "cifarnet" else 16)
     todo = variants(Recipe(epochs=args.epochs, width=width, lr=args.lr, momentum=args.momentum,
                            batch_size=args.batch_size))

@@ -106,3 +106,20 @@ def test_every_trick_in_one_fit_and_the_cache_key():
     assert "whiten" not in plain.key() and replace(plain, whiten=True).key()["whiten"] is True
     with pytest.raises(ValueError, match="pad"):
         Recipe(epochs=1, pad=9)
+
+
+def test_recipe_bench_variants_and_table(tmp_path):
+    import json
+
+    from edgelib import recipe_bench
+
+    v = recipe_bench.variants(Recipe(epochs=3))
+    assert v["full"].whiten and not v["none"].whiten and not v["full - whiten"].whiten
+    assert v["full - pad"].pad == 4 and v["full - whiten"].pad == 2
+    row = {"variant": "full", "model": "cifarnet", "epochs": 3, "test acc %": 90.0,
+           "flip TTA %": 90.5, "multicrop TTA %": 91.0, "train min": 1.0,
+           "recipe": v["full"].key()}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"cpu": "X", "precision": "fp32", "rows": [row]}))
+    out = recipe_bench.table([path])
+    assert "| cifarnet | full | 3 | 0.2 / 0.9 / 256 | 90 |" in out and "X, fp32" in out
