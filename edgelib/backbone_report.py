@@ -15,8 +15,10 @@ GMACS_TOLERANCE = 0.002  # G: Table 1 prints 3 decimals; the +bn5 count is withi
 PARAMS_TOLERANCE = 0.01  # M
 ACC_TOLERANCE = 0.5  # points
 SPEED_GOAL = {"accuracy_pct": 92.0, "minutes": 20.0, "model": "cifarnet"}  # project goal
-PUBLISHED_EPOCHS = {papers.HE_SOURCE: "164 epochs", papers.AIRBENCH_SOURCE: "9.9 epochs, "
-                    "whitening init, look-ahead, multi-crop TTA"}
+PUBLISHED_EPOCHS = {papers.HE_SOURCE: "64k iterations at batch 128 (≈ 164 epochs)",
+                    papers.AIRBENCH_SOURCE: "9.9 epochs with whitening init and look-ahead; "
+                    "its accuracy is with multi-crop TTA, ours without"}
+FITTED = "consistent (a convention fitted to Table 1; the paper names no counter)"
 
 
 def _why(source: str, epochs: int | None) -> str:
@@ -73,18 +75,18 @@ def _range(values) -> str:
 
 def speed_target(record: dict | None) -> dict:
     """The project's speed goal (≥ 92 % in ≤ 20 min of training) for the goal's model record."""
+    what = (f"speed goal: CifarNet ≥ {SPEED_GOAL['accuracy_pct']:g} % CIFAR-10 within "
+            f"{SPEED_GOAL['minutes']:g} min of training on 2 cores of an AMX machine (project "
+            "goal, issue 10)")
+    paper = f"— (airbench94: {papers.AIRBENCH['cifarnet']['cifar10_acc']} % on a GPU)"
     if record is None:
-        return report.infeasible("speed goal: CifarNet ≥ 92 % CIFAR-10 within 20 min of "
-                                 "training on 2 cores (project goal, issue 10)", "—",
-                                 "CifarNet is not trained in this profile")
+        return report.infeasible(what, paper, "CifarNet is not trained in this profile")
     acc = 100 * record["metrics"]["test_acc"]
     minutes = record["timing"]["train_seconds"] / 60
     met = acc >= SPEED_GOAL["accuracy_pct"] and minutes <= SPEED_GOAL["minutes"]
     cpu = record["timing"].get("cpu", "an unrecorded CPU")
     return report.claim(
-        "speed goal: CifarNet ≥ 92 % CIFAR-10 within 20 min of training on 2 cores "
-        "(project goal, issue 10)", "— (airbench94: 94.01 % on a GPU)",
-        f"{acc:.2f} % after {minutes:.1f} min ({cpu}, {record['config'].get('precision')})",
+        what, paper, f"{acc:.2f} % after {minutes:.1f} min ({cpu}, {record['config'].get('precision')})",
         "met" if met else f"not met ({acc - SPEED_GOAL['accuracy_pct']:+.2f} points, "
                           f"{minutes - SPEED_GOAL['minutes']:+.1f} min)")
 
@@ -99,15 +101,15 @@ def claims(table: pd.DataFrame, costs: pd.DataFrame, records: dict[str, dict],
     params_gap = (t1.params_M - t1.paper_params_M).abs()
     rows = [
         report.claim("Table 1 FLOPs, 8 backbones, counted as conv + linear + 5 ops per BN "
-                     "element (fvcore's training-mode count)", f"{_range(t1.paper_gmacs)} G",
+                     "element (what fvcore counts in training mode)", f"{_range(t1.paper_gmacs)} G",
                      f"{bn5_ok}/8 within {GMACS_TOLERANCE} G (gaps "
                      f"{t1.convention_gap_pct.min():+.2f} to {t1.convention_gap_pct.max():+.2f} %)",
-                     report.REPRODUCED if bn5_ok == 8 else f"{report.DIVERGES} ({8 - bn5_ok} rows)"),
+                     FITTED if bn5_ok == 8 else f"{report.DIVERGES} ({8 - bn5_ok} rows)"),
         report.claim("Table 1 FLOPs counted as conv + linear MACs only (FlopCounterMode)",
                      f"{_range(t1.paper_gmacs)} G",
                      f"gaps {raw_gap.min():+.2f} to {raw_gap.max():+.2f} %",
-                     report.within(raw_gap[raw_gap.abs().idxmax()], 0.5,
-                                   "% at worst: batch norm not counted")),
+                     f"{report.DIVERGES} ({raw_gap[raw_gap.abs().idxmax()]:+.2f} % at worst: "
+                     "batch norm not counted)" if raw_gap.abs().max() > 0.5 else report.REPRODUCED),
         report.claim("Table 1 parameters, 8 backbones", f"{_range(t1.paper_params_M)} M",
                      f"largest gap {params_gap.max():.3f} M",
                      report.within(params_gap.max(), PARAMS_TOLERANCE)),
@@ -145,8 +147,9 @@ def findings(claims_table: pd.DataFrame, records: dict[str, dict]) -> list[str]:
     if records:
         gains = ", ".join(f"{models.PRETTY[k]} {late_gain(r):+.2f}" for k, r in records.items())
         lines.append("Over their last 3 epochs the backbones trained here gained (test "
-                     f"accuracy, points): {gains}; the learning-rate schedule decays to zero, so "
-                     "these are the end of their schedules, not interrupted runs.")
+                     f"accuracy, points): {gains}. These are short schedules: a cosine decay to "
+                     "zero makes late gains large by design, so they say more epochs would "
+                     "help, not that training converged.")
         gaps = [f"{r.claim.split(' CIFAR-10')[0]} {r.verdict}" for r in claims_table.itertuples()
                 if "CIFAR-10 accuracy (" in r.claim]
         if gaps:

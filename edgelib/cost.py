@@ -1,8 +1,9 @@
 """Cost accounting: FLOPs (``torch.utils.flop_counter.FlopCounterMode``), parameters, latency.
 
 FlopCounterMode counts a multiply-accumulate as 2 FLOPs. The papers' "FLOPs" are
-multiply-accumulates (the two-level paper's 0.558 G for CIFAR ResNet-18 is 0.558 G MACs), so
-``macs`` = FLOPs / 2 is the column to compare with them.
+multiply-accumulate counts (the two-level paper's 0.558 G for CIFAR ResNet-18 against our
+0.555 G MACs; the rest is batch norm, see flop_conventions), so ``macs`` = FLOPs / 2 is the
+column to compare with them.
 
 ``ops_by_kind`` counts, besides those multiply-accumulates, the element-wise work that counters
 differ on (batch norm, ReLU, residual additions, pooling, biases), and ``macs_under`` weighs it by

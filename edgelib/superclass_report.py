@@ -35,11 +35,11 @@ def fig2(emb: dict, medians: dict, idx, labels, classes, seed: int):
             b.scatter(*joint_2d[c], s=160, color=palette[c], edgecolor="black", zorder=3)
             b.annotate(cname, joint_2d[c], textcoords="offset points", xytext=(7, 5), fontsize=9)
         a.set_title(f"({'acegi'[row]}) {name}: {len(idx)} training embeddings")
+        a.legend(markerscale=4, fontsize=8, bbox_to_anchor=(-0.02, 1), loc="upper right")
         b.set_title(f"({'bdfhj'[row]}) {name}: per-class medians (over faded samples)")
         for ax in (a, b):
             ax.set_xticks([]), ax.set_yticks([])
             ax.set(xlabel="UMAP 1 (no unit)", ylabel="UMAP 2 (no unit)")
-    axes[0, 0].legend(markerscale=4, fontsize=8, loc="best")
     return fig
 
 
@@ -61,18 +61,20 @@ def embedding_comparison(k_table: pd.DataFrame, probe: dict[str, float],
 
 
 def claims(k_table: pd.DataFrame, ari_column: str, embedding: str, c100: pd.DataFrame | None,
-           name: str | None = None, profile=None) -> pd.DataFrame:
+           name: str | None = None, profile=None, probe: float = float("nan")) -> pd.DataFrame:
     """Notebook 01's paper-vs-here table."""
     ari2 = _at(k_table, embedding, 2, ari_column)
     sil = k_table[k_table.embedding == embedding].silhouette
     rows = [
-        report.claim("Fig. 2: per-class medians form groups (CIFAR-100 in the paper)",
-                     "yes (UMAP picture)",
-                     f"best silhouette of the {embedding} medians {sil.max():.3f} (CIFAR-10)"
+        report.claim("Fig. 2: in a 2-D representation, points of the same class group "
+                     "together (CIFAR-10 and CIFAR-100)", "yes (a picture; no number)",
+                     f"k-NN probe of the {embedding} embedding {100 * probe:.1f} % (CIFAR-10); "
+                     f"best silhouette of its class medians {sil.max():.3f}"
                      if len(sil) else "—", "qualitative: see figure 01_fig2_umap"
                      if len(sil) else report.NOTHING_FEASIBLE),
         report.claim(SANITY, "—", f"ARI {ari2:.2f} ({embedding} embedding)",
-                     report.within(ari2 - 1.0, 0.01, "one run; stability over seeds: issue 10"))
+                     report.within(ari2 - 1.0, 0.01, "one run; stability over seeds not yet "
+                                                     "measured"))
         if not np.isnan(ari2) else report.infeasible(SANITY, "—", "K = 2 not in this profile"),
     ]
     if c100 is None:
@@ -81,9 +83,9 @@ def claims(k_table: pd.DataFrame, ari_column: str, embedding: str, c100: pd.Data
                               "yes", "—", "needs network (and GPU-scale training)")]
     else:
         best = int(c100.loc[c100.silhouette.idxmax(), "K"])
-        rows += [report.claim("K = 5 is the best K on CIFAR-100", "K = 5",
-                              f"best silhouette at K = {best}",
-                              report.REPRODUCED if best == 5 else f"{report.DIVERGES} (K = {best})"),
+        rows += [report.claim("K = 5 is the best K on CIFAR-100", "K = 5 (§4.2.2; criterion "
+                              "not stated)", f"best silhouette at K = {best}",
+                              "not comparable: the paper does not say by what K = 5 is best"),
                  report.claim("learned superclasses beat CIFAR-100's official coarse labels",
                               "yes", "—", "needs GPU (two-level accuracy per partition)")]
     return report.claims(rows, name, profile)
@@ -100,5 +102,6 @@ def findings(comparison: pd.DataFrame, maps: dict, classes, embedding: str,
         groups = " | ".join(", ".join(classes[c] for c in maps[2].members(s)) for s in range(2))
         lines.append(f"The pipeline's ({embedding}) partition at K = 2: {groups}.")
     lines.append("One run measures one partition, not its stability: pairwise ARI over seeds "
-                 "and the label-smoothing hypothesis are measured in issue 10's study.")
+                 "and the label-smoothing hypothesis are to be measured by "
+                 "`edgelib.superclass_study` (not yet run).")
     return lines
