@@ -326,9 +326,7 @@ def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4,
     (``flip``: which images to mirror, instead of a random half)."""
     n, c, h, w = images.shape
     if pad == 0:
-        images, pad = images.float(), None
-    if pad is None:
-        out = images
+        out = images.float()
     else:
         padded = F.pad(images.float(), (pad, pad, pad, pad), mode="reflect")
         dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from . import cost, data, models, papers, report, two_level
+from . import branchy, cost, models, papers, report, two_level
 from .recall import Thresholds
 
 NO_RECALL = Thresholds(0.0, 0.0, 1)
@@ -38,10 +38,9 @@ def encoder_row(k: int, first, first_rec: dict, seconds: list, second_recs: list
 
 
 def halves(labels: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
-    """Class-balanced selection and report halves of a test split (boolean masks)."""
-    mask = torch.zeros(len(labels), dtype=torch.bool)
-    mask[data.stratified_indices(labels, len(labels) // 2, seed)] = True
-    return {"select": mask, "report": ~mask}
+    """Class-balanced selection and report halves of a test split (``branchy.halves``, named)."""
+    select, report_half = branchy.halves(labels, seed)
+    return {"select": select, "report": report_half}
 
 
 def part(outs: dict, mask: torch.Tensor) -> dict:
