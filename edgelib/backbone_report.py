@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import flop_conventions, models, papers, report
+from . import flop_conventions, models, papers, report, train
 
 GMACS_TOLERANCE = 0.002  # G: Table 1 prints 3 decimals; the +bn5 count is within 0.09 %
 PARAMS_TOLERANCE = 0.01  # M
@@ -24,6 +24,11 @@ FITTED = "consistent (a convention fitted to Table 1; the paper names no counter
 def _why(source: str, epochs: int | None) -> str:
     return f"{epochs} epochs on 2 CPU cores vs {PUBLISHED_EPOCHS[source]}" if (
         source in PUBLISHED_EPOCHS and epochs) else ""
+
+
+def _fitted(verdict: str) -> str:
+    """A count chosen to fit Table 1 cannot "reproduce" it: matching rows are "consistent"."""
+    return "consistent (fitted count)" if verdict == report.REPRODUCED else verdict
 
 
 def table1(costs: pd.DataFrame, accuracy: dict[str, float], epochs: dict[str, int],
@@ -51,7 +56,8 @@ def table1(costs: pd.DataFrame, accuracy: dict[str, float], epochs: dict[str, in
                                   else "needs network"),
             "GMACs, conv+linear": r.GMACs, "GMACs, Table 1's count": table1_count,
             "GMACs, published": ref.get("gmacs"),
-            "GMACs verdict": report.verdict(table1_count, ref.get("gmacs"), GMACS_TOLERANCE),
+            "GMACs verdict": _fitted(report.verdict(table1_count, ref.get("gmacs"),
+                                                    GMACS_TOLERANCE)),
             "params M, ours": r.params_M, "params M, published": ref.get("params_M"),
             "params verdict": report.verdict(r.params_M, ref.get("params_M"), PARAMS_TOLERANCE),
             "latency ms (this CPU, batch 1)": r.latency_ms})
@@ -62,22 +68,22 @@ def convention_table() -> pd.DataFrame:
     """Table 1's FLOPs under our count and under the convention that reproduces it."""
     rows = flop_conventions.table1()
     return pd.DataFrame([{
-        "model": models.PRETTY[r["model"]], "published G": r["paper_gmacs"],
-        "conv+linear G": r["ours_gmacs"], "gap %": r["ours_gap_pct"],
-        "+5 per BN element G": r["convention_gmacs"], "gap % ": r["convention_gap_pct"],
+        "model": models.PRETTY[r["model"]], "published GFLOPs": r["paper_gmacs"],
+        "conv+linear G": r["ours_gmacs"], "gap % (conv+linear)": r["ours_gap_pct"],
+        "+5 per BN element G": r["convention_gmacs"], "gap % (+BN)": r["convention_gap_pct"],
         "prints as published": r["prints_as_paper"]} for r in rows])
 
 
-def _range(values) -> str:
+def _range(values, fmt: str = "g") -> str:
     values = sorted(values)
-    return f"{values[0]:g}–{values[-1]:g}"
+    return f"{values[0]:{fmt}}–{values[-1]:{fmt}}"
 
 
 def speed_target(record: dict | None) -> dict:
     """The project's speed goal (≥ 92 % in ≤ 20 min of training) for the goal's model record."""
-    what = (f"speed goal: CifarNet ≥ {SPEED_GOAL['accuracy_pct']:g} % CIFAR-10 within "
-            f"{SPEED_GOAL['minutes']:g} min of training on 2 cores of an AMX machine (project "
-            "goal, issue 10)")
+    what = (f"speed goal (this project's, not a paper's): CifarNet ≥ "
+            f"{SPEED_GOAL['accuracy_pct']:g} % CIFAR-10 within {SPEED_GOAL['minutes']:g} min of "
+            "training on 2 cores, set for a CPU with AMX")
     paper = f"— (airbench94: {papers.AIRBENCH['cifarnet']['cifar10_acc']} % on a GPU)"
     if record is None:
         return report.infeasible(what, paper, "CifarNet is not trained in this profile")
@@ -85,10 +91,14 @@ def speed_target(record: dict | None) -> dict:
     minutes = record["timing"]["train_seconds"] / 60
     met = acc >= SPEED_GOAL["accuracy_pct"] and minutes <= SPEED_GOAL["minutes"]
     cpu = record["timing"].get("cpu", "an unrecorded CPU")
+    # AMX is known only for this machine; a record from another CPU is not judged on it
+    amx = cpu != train.cpu_model() or "amx_bf16" in train.cpu_flags()
+    machine = f"{cpu}, {record['config'].get('precision')}{'' if amx else ', no AMX'}"
+    caveat = "" if amx else "; minutes on a CPU without AMX, the accuracy gap on any"
     return report.claim(
-        what, paper, f"{acc:.2f} % after {minutes:.1f} min ({cpu}, {record['config'].get('precision')})",
+        what, paper, f"{acc:.2f} % after {minutes:.1f} min ({machine})",
         "met" if met else f"not met ({acc - SPEED_GOAL['accuracy_pct']:+.2f} points, "
-                          f"{minutes - SPEED_GOAL['minutes']:+.1f} min)")
+                          f"{minutes - SPEED_GOAL['minutes']:+.1f} min{caveat})")
 
 
 def claims(table: pd.DataFrame, costs: pd.DataFrame, records: dict[str, dict],
@@ -118,10 +128,11 @@ def claims(table: pd.DataFrame, costs: pd.DataFrame, records: dict[str, dict],
     if len(trained_pub) < len(pub):
         rows.append(report.claim(
             f"Table 1 CIFAR-10 accuracy, {len(pub) - len(trained_pub)} backbones not trained "
-            "in this profile", f"{_range(v['cifar10_acc'] for k, v in pub.items() if k not in records)} %",
+            "in this profile",
+            f"{_range((v['cifar10_acc'] for k, v in pub.items() if k not in records), '.2f')} %",
             "—", "needs GPU (paper profile)"))
     rows.append(report.claim("Table 1 CIFAR-100 accuracy, 8 backbones",
-                             f"{_range(v['cifar100_acc'] for v in pub.values())} %", "—",
+                             f"{_range((v['cifar100_acc'] for v in pub.values()), '.2f')} %", "—",
                              "needs GPU (paper profile)" if cifar100_available else "needs network"))
     for _, r in table.iterrows():
         key = costs.set_index("model").loc[r.model, "key"]
@@ -132,6 +143,42 @@ def claims(table: pd.DataFrame, costs: pd.DataFrame, records: dict[str, dict],
                 f"{r['CIFAR-10 acc, ours']:.2f} % ({epochs} epochs)", r["CIFAR-10 verdict"]))
     rows.append(speed_target(records.get(SPEED_GOAL["model"])))
     return report.claims(rows, name, profile)
+
+
+def accuracy_vs_cost(costs: pd.DataFrame, accuracy: dict[str, float], title: str):
+    """Test accuracy against GMACs: ours filled, published open (Table 1 orange, others green);
+    published labels alternate above and below so that neighbours do not collide."""
+    import matplotlib.pyplot as plt
+    from . import plots
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for _, r in costs[costs.key.isin(list(accuracy))].iterrows():
+        ax.scatter(r.GMACs, accuracy[r.key], s=60, color="C0")
+        ax.annotate(r.model, (r.GMACs, accuracy[r.key]), textcoords="offset points",
+                    xytext=(5, -10), fontsize=8)
+    published = []
+    for _, r in costs.iterrows():
+        ref, source = papers.reference(r.key)
+        if "cifar10_acc" in ref:
+            published.append((ref.get("gmacs", r.GMACs), ref["cifar10_acc"], r.model,
+                              source == papers.TWO_LEVEL_SOURCE))
+    for i, (x, y, name, table1_row) in enumerate(sorted(published)):
+        ax.scatter(x, y, s=60, marker="s", facecolor="none", edgecolor="C1" if table1_row else "C2")
+        ax.annotate(name, (x, y), textcoords="offset points", ha="center", fontsize=7,
+                    xytext=(0, 8 if i % 2 else -13))
+    ax.scatter([], [], color="C0", label="ours (trained here)")
+    ax.scatter([], [], marker="s", facecolor="none", edgecolor="C1",
+               label="two-level paper, Table 1")
+    ax.scatter([], [], marker="s", facecolor="none", edgecolor="C2", label="He et al. / airbench94")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_xscale("log")
+    plots.plain_log_ticks(ax.xaxis)
+    ax.xaxis.set_minor_formatter(plt.FuncFormatter(
+        lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.set(xlabel="GMACs per 32×32 image (log scale)", ylabel="CIFAR-10 test accuracy (%)",
+           title=title)
+    return fig
 
 
 def late_gain(record: dict, epochs: int = 3) -> float:
@@ -147,9 +194,9 @@ def findings(claims_table: pd.DataFrame, records: dict[str, dict]) -> list[str]:
     if records:
         gains = ", ".join(f"{models.PRETTY[k]} {late_gain(r):+.2f}" for k, r in records.items())
         lines.append("Over their last 3 epochs the backbones trained here gained (test "
-                     f"accuracy, points): {gains}. These are short schedules: a cosine decay to "
-                     "zero makes late gains large by design, so they say more epochs would "
-                     "help, not that training converged.")
+                     f"accuracy, points): {gains}. A cosine decay to zero makes late gains large by "
+                     "design, so they say nothing about convergence; the gap to the published "
+                     "≈ 164-epoch runs is what says longer schedules would help.")
         gaps = [f"{r.claim.split(' CIFAR-10')[0]} {r.verdict}" for r in claims_table.itertuples()
                 if "CIFAR-10 accuracy (" in r.claim]
         if gaps:

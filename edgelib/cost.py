@@ -62,7 +62,9 @@ def latency(model: torch.nn.Module, input_shape=(1, 3, 32, 32), warmup: int = 5,
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        model = model.eval()
+        # one memory format for every model: a freshly trained one is channels_last, one
+        # loaded from the cache is not, and the format alone moves batch-1 latency
+        model = model.eval().to(memory_format=torch.contiguous_format)
         x = torch.randn(input_shape)
         for _ in range(warmup):
             model(x)

@@ -178,7 +178,7 @@ class Profile:
     measure_only: tuple[str, ...]  # FLOPs and parameters only (the papers' family)
     # --- measurement ---
     latency_batch: int = 1
-    latency_warmup: int = 5
+    latency_warmup: int = 20
     latency_repeats: int = 30
     two_level: TwoLevelKnobs | None = None
     edge: EdgeKnobs | None = None

@@ -8,6 +8,9 @@ Four methods, each on the same architecture and repeated over seeds:
 - ``simclr``: class medians of a self-supervised (SimCLR) embedding;
 - ``confusion``: HD-CNN's grouping (Yan et al. 2015): spectral clustering of the symmetrised
   confusion matrix of a trained classifier (classes the classifier confuses belong together).
+  HD-CNN counts confusions on held-out images; here they are counted on the training split,
+  because the test split measures the two-level model built on the partition and the backbone
+  saw every training image (a train-set confusion is sparser, so this reading is the harder one).
 
 For each: the partitions per seed, their pairwise adjusted Rand index (stability; 1.0 = the same
 partition from every seed), their agreement with a known grouping and the silhouette of the

@@ -52,7 +52,7 @@ def test_00_speed_goal_and_accuracy_rows_from_records():
 
 def test_01_without_k2_and_without_cifar100():
     k_table = pd.DataFrame([{"embedding": "simclr", "K": 3, "silhouette": 0.3, "ARI": 0.2}])
-    claims = superclass_report.claims(k_table, "ARI", "simclr", None)
+    claims = superclass_report.claims(k_table, "ARI", "simclr", None, probes={"simclr": 0.5})
     assert claims.verdict.iloc[1] == report.NOTHING_FEASIBLE
     assert claims.verdict.iloc[2:].str.startswith("needs network").all()
     empty = superclass_report.claims(k_table.iloc[:0], "ARI", "simclr", None)
