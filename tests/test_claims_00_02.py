@@ -74,12 +74,12 @@ def test_02_no_threshold_within_budget_falls_back_to_no_recall():
 def test_02_no_larger_single_backbone_is_not_tested():
     singles = pd.DataFrame([{"model": "ResNet-20", "acc": 80.0, "GMACs": 0.04, "params M": 0.27}])
     two = {"K": 2, "acc": 81.0, "GMACs": 0.05, "expected GMACs": 0.055}
-    claims = tlr.claims(two, singles, 5000, 10000, (0.1, 0.2), "resnet20")
+    claims = tlr.claims(two, singles, 5000, 10000, {2: (0.1, 0.2, 0.05)}, "resnet20")
     row = claims[claims.claim.str.contains("beats a larger")].iloc[0]
     assert row.verdict == report.NOTHING_FEASIBLE
     recall = claims[claims.claim.str.startswith("recall")].iloc[0]
-    assert recall.verdict == f"{report.DIVERGES} (no gain beyond 2 standard errors)"
-    zero = tlr.claims(two, singles, 5000, 10000, (0.0, 0.0), "resnet20")
+    assert recall.verdict == f"{report.DIVERGES} (no gain beyond 2 standard errors at any K)"
+    zero = tlr.claims(two, singles, 5000, 10000, {2: (0.0, 0.0, 0.05)}, "resnet20")
     assert zero.verdict.iloc[-1] == recall.verdict  # no difference at all is not a loss
     assert tlr.findings(claims, pd.DataFrame([{"K": 2, "superclass acc (first level)": 0.9}]), [2])
 
@@ -95,7 +95,7 @@ def test_02_beats_needs_two_standard_errors():
 def test_02_table2_readings():
     claims = tlr.claims({"K": 2, "acc": 80.0, "GMACs": 0.05, "expected GMACs": 0.05},
                         pd.DataFrame([{"model": "big", "acc": 80.0, "GMACs": 1.0}]),
-                        5000, 10000, (1.0, 0.1), "resnet20")
+                        5000, 10000, {2: (1.0, 0.1, 0.1)}, "resnet20")
     by = dict(zip(claims.claim, claims.verdict))
     assert by["Table 2 parameters read as the backbone + 2 copies of its last stage"] == \
         tlr.FITTED
@@ -118,5 +118,10 @@ def test_02_halves_are_class_balanced_and_disjoint():
 def test_02_recall_without_recall_is_not_tested():
     singles = pd.DataFrame([{"model": "big", "acc": 80.0, "GMACs": 1.0}])
     two = {"K": 2, "acc": 80.0, "GMACs": 0.05, "expected GMACs": 0.05, "p_max": 1}
-    claims = tlr.claims(two, singles, 5000, 10000, (0.0, 0.0), "resnet20")
+    claims = tlr.claims(two, singles, 5000, 10000, {2: (0.0, 0.0, 0.0), 3: (0.0, 0.0, 0.0)},
+                        "resnet20")
     assert claims.verdict.iloc[-1] == report.NOTHING_FEASIBLE
+    mixed = tlr.recall_claim({2: (0.0, 0.0, 0.0), 3: (-1.0, 0.2, 0.1), 4: (0.1, 0.2, 0.1)})
+    assert mixed["verdict"] == f"{report.DIVERGES} (recall loses at K = [3])"
+    assert "K=2: the chosen thresholds never recall" in mixed["ours"]
+    assert tlr.recall_claim({3: (1.0, 0.2, 0.1)})["verdict"].startswith(report.REPRODUCED)
