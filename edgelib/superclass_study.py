@@ -100,3 +100,49 @@ def summary(method: str, results: list[dict], reference=None) -> dict:
     if reference is not None:
         row["ARI vs reference, mean"] = float(np.mean([sc.agreement(p, reference) for p in parts]))
     return row
+
+
+def run(profile, dataset, methods, ks, seeds, echo=print) -> list[dict]:
+    """``summary`` rows (with the partitions) for every method and K over ``seeds``; agreement
+    with the dataset's known grouping at K = 2."""
+    truth, _ = sc.known_groups(dataset)
+    rows = []
+    for method in methods:
+        for k in ks:
+            results = [partition(profile, dataset, method, k, s) for s in seeds]
+            row = {**summary(method, results, truth if k == 2 else None), "K": k,
+                   "partitions": [r["partition"].tolist() for r in results]}
+            echo({key: v for key, v in row.items() if key != "partitions"})
+            rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(prog="python -m edgelib.superclass_study", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--embed", help="architecture of every method (default: the profile's "
+                    "two_level.embed_backbone)")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--k", default="2")
+    ap.add_argument("--out", help="write partitions and summaries to this JSON file")
+    args = ap.parse_args(argv)
+    profile = profiles.get(args.profile)
+    if args.embed:
+        profile = profiles.override(profile, two_level=replace(
+            profile.two_level, embed_backbone=args.embed, backbone=args.embed))
+    dataset = data.load("cifar10", profile.train_per_class, profile.test_per_class, profile.seed)
+    out = {"profile": profile.name, "embed": profile.two_level.embed_backbone,
+           "rows": run(profile, dataset, args.methods.split(","),
+                       [int(k) for k in args.k.split(",")], [int(s) for s in args.seeds.split(",")])}
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -48,3 +48,15 @@ def test_every_method_partitions_a_small_dataset(tmp_path, data_dir, method):
     assert sorted(set(out["partition"].tolist())) == [0, 1]
     with pytest.raises(ValueError, match="unknown method"):
         study.partition(P, ds, "astrology", 2, 0)
+
+
+def test_run_reports_stability_over_seeds(tmp_path, data_dir):
+    ds = user_data.from_image_folder(_folder(tmp_path / "fruit"))
+    smoke = profiles.get("smoke")
+    P = replace(smoke, two_level=replace(smoke.two_level, embed_backbone="resnet20"))
+    seen = []
+    rows = study.run(P, ds, ["supervised"], [2], [0, 1], echo=seen.append)
+    assert len(rows) == 1 and seen[0]["seeds"] == 2 and "partitions" not in seen[0]
+    assert len(rows[0]["partitions"]) == 2
+    parts = [np.array(p) for p in rows[0]["partitions"]]
+    assert rows[0]["pairwise ARI, min"] == pytest.approx(study.pairwise_ari(parts)[0])
