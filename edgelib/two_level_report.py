@@ -137,11 +137,15 @@ def beats(two: dict, singles: pd.DataFrame, n_two: int, n_single: int) -> list[s
     for r in singles.itertuples(index=False):
         if r.GMACs <= two["expected GMACs"]:
             continue
-        p, q = two["acc"] / 100, r.acc / 100
-        se = (p * (1 - p) / n_two + q * (1 - q) / n_single) ** 0.5
-        if p - q > 2 * se:
+        if two["acc"] - r.acc > 2 * _unpaired_se(two["acc"], r.acc, n_two, n_single):
             out.append(f"{r.model} at {100 * two['expected GMACs'] / r.GMACs:.0f} % of its GMACs")
     return out
+
+
+def _unpaired_se(acc_a: float, acc_b: float, n_a: int, n_b: int) -> float:
+    """Standard error (points) of the difference of two accuracies (%) on independent samples."""
+    p, q = acc_a / 100, acc_b / 100
+    return 100 * (p * (1 - p) / n_a + q * (1 - q) / n_b) ** 0.5
 
 
 def paired_gain(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
@@ -199,8 +203,7 @@ def claims(two: dict, singles: pd.DataFrame, n_two: int, n_single: int, gains: d
 
 
 def _against_own(two: dict, own, n_two: int, n_single: int) -> str:
-    p, q = two["acc"] / 100, own.acc / 100
-    se = 100 * (p * (1 - p) / n_two + q * (1 - q) / n_single) ** 0.5
+    se = _unpaired_se(two["acc"], own.acc, n_two, n_single)
     return (f"; vs its own single backbone {two['acc'] - own.acc:+.2f} ± {se:.2f} points at "
             f"{two['expected GMACs'] / own.GMACs:.2f}× its GMACs")
 
