@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 
-_TRICKS = ("whiten", "lookahead", "airbench_bn", "alt_flip", "pad")
+_TRICKS = ("whiten", "lookahead", "airbench_bn", "alt_flip", "pad", "schedule", "bias_scaler",
+           "logit_scale")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Recipe:
     airbench_bn: bool = False  # BN momentum 0.4, eps 1e-12, scale frozen at 1
     alt_flip: bool = False  # alternating instead of random horizontal flips
     pad: int = 4  # random translation: reflect-padded crop of ± pad pixels (airbench: 2)
+    schedule: str = "cosine"  # "cosine": warm-up, cosine to 0; "triangle": airbench's ramp
+    bias_scaler: float = 1.0  # lr multiplier of BN shifts and biases (airbench: 64), see train
+    logit_scale: float = 1.0  # the loss sees logits × this (airbench: 1/9)
 
     def key(self) -> dict:
         """The recipe as a cache key: the trick fields only where they differ from "off", so
@@ -54,6 +58,13 @@ class Recipe:
             problems.append(f"lookahead must lie in [0, 1), got {self.lookahead!r}")
         if not isinstance(self.pad, int) or not 0 <= self.pad <= 8:
             problems.append(f"pad must be an integer from 0 to 8, got {self.pad!r}")
+        if self.schedule not in ("cosine", "triangle"):
+            problems.append(f"schedule must be 'cosine' or 'triangle', got {self.schedule!r}")
+        for name in ("bias_scaler", "logit_scale"):
+            if not (isinstance(getattr(self, name), (int, float)) and 0 < getattr(self, name)
+                    < float("inf")):
+                problems.append(f"{name} must be a positive finite number, got "
+                                f"{getattr(self, name)!r}")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must lie in [0, 1), got {self.label_smoothing!r}")
         if problems:

@@ -21,18 +21,25 @@ import torch
 from . import data, models, train
 from .profiles import Recipe
 
-TRICKS = {"whiten": False, "lookahead": 0.0, "airbench_bn": False, "alt_flip": False, "pad": 4,
-          "label_smoothing": 0.1}
-# the full recipe: airbench's values of every trick (Jordan 2024, airbench94)
-FULL = {"whiten": True, "lookahead": 0.95 ** 5, "airbench_bn": True, "alt_flip": True, "pad": 2,
-        "label_smoothing": 0.2}
+# each trick: the Recipe fields it sets (airbench94's values, Jordan 2024); "off" is the base
+# recipe's own value of those fields
+TRICKS = {"whiten": {"whiten": True}, "lookahead": {"lookahead": 0.95 ** 5},
+          "airbench_bn": {"airbench_bn": True}, "alt_flip": {"alt_flip": True}, "pad": {"pad": 2},
+          "label_smoothing": {"label_smoothing": 0.2}, "bias_scaler": {"bias_scaler": 64.0},
+          "logit_scale": {"logit_scale": 1 / 9},
+          # batch 1024, lr 11.5 and weight decay 0.0153 per 1024 examples, momentum 0.85, and
+          # airbench's triangular schedule
+          "large_batch": {**train.decoupled(11.5, 0.0153, 0.85, 1024), "schedule": "triangle"}}
 
 
 def variants(base: Recipe) -> dict[str, Recipe]:
-    """"full" (every trick), "none" (the project's plain recipe) and "full − <trick>" each."""
-    out = {"full": replace(base, **FULL), "none": replace(base, **TRICKS)}
-    for name, off in TRICKS.items():
-        out[f"full - {name}"] = replace(base, **{**FULL, name: off})
+    """"full" (every trick), "none" (``base``, the project's plain recipe) and "full - <trick>"
+    each (every trick but that one)."""
+    full = {k: v for fields_ in TRICKS.values() for k, v in fields_.items()}
+    out = {"full": replace(base, **full), "none": base}
+    for name, fields_ in TRICKS.items():
+        out[f"full - {name}"] = replace(base, **{**full, **{k: getattr(base, k)
+                                                            for k in fields_}})
     return out
 
 
@@ -52,6 +59,11 @@ def run(model_name: str, recipe: Recipe, dataset: data.Cifar, seed: int = 0) -> 
             "curve": h["test_acc"], "recipe": recipe.key()}
 
 
+def _hardware(run_: dict) -> str:
+    """The GPU a run trained on, else its CPU (runs saved before the field existed: the CPU)."""
+    return run_["cpu"] if run_.get("device", "CPU") == "CPU" else run_["device"].split(" (")[0]
+
+
 def table(paths: list[Path]) -> str:
     """The rows of saved runs as one Markdown table (model, recipe, accuracies, time, CPU)."""
     import pandas as pd
@@ -64,11 +76,11 @@ def table(paths: list[Path]) -> str:
         for r in run_["rows"]:
             rec = r["recipe"]
             rows.append({"model": r["model"], "variant": r["variant"], "epochs": r["epochs"],
-                         "lr / momentum / batch": f"{rec['lr']} / {rec['momentum']} / "
+                         "lr / momentum / batch": f"{rec['lr']:.3g} / {rec['momentum']} / "
                                                   f"{rec['batch_size']}",
                          "test %": r["test acc %"], "flip TTA %": r["flip TTA %"],
                          "multicrop TTA %": r["multicrop TTA %"], "train min": r["train min"],
-                         "CPU, precision": f"{run_['cpu']}, {run_['precision']}"})
+                         "hardware, precision": f"{_hardware(run_)}, {run_['precision']}"})
     return to_markdown(pd.DataFrame(rows), ".4g")
 
 
@@ -97,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"unknown variants {sorted(unknown)}; have {sorted(todo)}")
         todo = {k: v for k, v in todo.items() if k in args.only.split(",")}
     dataset = data.load("cifar10")
-    header = {"cpu": train.cpu_model(), "precision": train.precision(),
+    header = {"device": (torch.cuda.get_device_name() if train.device().type == "cuda"
+                         else "CPU"), "cpu": train.cpu_model(), "precision": train.precision(),
               "threads": torch.get_num_threads(), "data": dataset.source,
               "started": time.strftime("%Y-%m-%d %H:%M")}
     print(" | ".join(f"{k}: {v}" for k, v in header.items()), flush=True)

@@ -62,9 +62,88 @@ def embedding_comparison(k_table: pd.DataFrame, probe: dict[str, float],
     return pd.DataFrame(rows)
 
 
+def _groups(partition, classes) -> str:
+    """A partition as text: the classes of each superclass, superclasses separated by |."""
+    part = np.asarray(partition)
+    return " | ".join(", ".join(classes[c] for c in np.flatnonzero(part == s))
+                      for s in range(part.max() + 1))
+
+
+def stability_table(study: list[dict], classes) -> pd.DataFrame:
+    """One row per method and K: stability over seeds (pairwise ARI), silhouette, agreement
+    with the known grouping (K = 2 only) and seed 0's partition."""
+    return pd.DataFrame([{
+        "method": r["method"], "K": r["K"], "seeds": r["seeds"],
+        "pairwise ARI mean": r["pairwise ARI, mean"], "pairwise ARI min": r["pairwise ARI, min"],
+        "silhouette": r.get("silhouette, mean", float("nan")),
+        "ARI vs known (K=2)": r.get("ARI vs reference, mean", float("nan")),
+        "partition (seed 0)": _groups(r["partitions"][0], classes)} for r in study])
+
+
+def fig_partitions(study: list[dict], classes):
+    """Each method's partition at every seed, one panel per K: a row per (method, seed), a
+    column per class, a colour per superclass; identical rows within a method = stable."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    ks = sorted({r["K"] for r in study})
+    methods = list(dict.fromkeys(r["method"] for r in study))
+    by = {(r["method"], r["K"]): r["partitions"] for r in study}
+    n_seeds = max(len(p) for p in by.values())
+    fig, axes = plt.subplots(1, len(ks), figsize=(4.2 * len(ks), 0.42 * len(methods) * n_seeds
+                                                  + 1.6), squeeze=False, sharey=True)
+    cmap = ListedColormap(["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"])
+    for ax, k in zip(axes[0], ks):
+        grid = np.array([p for m in methods for p in by.get((m, k), [])], dtype=float)
+        ax.imshow(grid, cmap=cmap, vmin=0, vmax=cmap.N - 1, aspect="auto",
+                  interpolation="nearest")
+        ax.set_xticks(range(len(classes)), classes, rotation=60, fontsize=8)
+        ax.set_title(f"K = {k}")
+        ax.grid(False)
+        for i in range(1, len(grid)):
+            ax.axhline(i - 0.5, color="white", lw=3 if i % n_seeds == 0 else 0.6)
+    axes[0, 0].set_yticks([i * n_seeds + (n_seeds - 1) / 2 for i in range(len(methods))],
+                          methods, fontsize=9)
+    axes[0, 0].set_ylabel(f"method ({n_seeds} seeds each, one row per seed)")
+    fig.suptitle("Superclass of each class (colour; superclasses numbered by their first class) "
+                 "by method and seed")
+    fig.tight_layout()
+    return fig
+
+
+def smoothing_effect(study: list[dict]) -> dict | None:
+    """Silhouette of the supervised medians with and without label smoothing, per K (None
+    when the study lacks either method)."""
+    sil = {(r["method"], r["K"]): r.get("silhouette, mean", float("nan")) for r in study}
+    ks = sorted(k for m, k in sil if m == "supervised" and ("supervised-no-smoothing", k) in sil)
+    if not ks:
+        return None
+    return {k: (sil[("supervised", k)], sil[("supervised-no-smoothing", k)]) for k in ks}
+
+
+HYPOTHESIS = ("label smoothing erases class similarity from supervised features (Müller, "
+              "Kornblith & Hinton 2019; this notebook's hypothesis, not the paper's)")
+
+
+def _hypothesis_row(study: list[dict]) -> dict:
+    effect = smoothing_effect(study)
+    if effect is None:
+        return report.infeasible(HYPOTHESIS, "—", "the study lacks one of the two methods")
+    ours = "; ".join(f"K = {k}: {a:.3f} with vs {b:.3f} without" for k, (a, b) in effect.items())
+    higher = sum(b > a for a, b in effect.values())
+    verdict = ("supported: the medians cluster more clearly without smoothing at every K"
+               if higher == len(effect) else
+               "not supported: smoothing does not lower the silhouette at every K"
+               f" (higher without at {higher} of {len(effect)})")
+    return report.claim(HYPOTHESIS, "— (Müller et al.: smoothing erases it)",
+                        f"silhouette of the class medians, mean of seeds — {ours}", verdict)
+
+
 def claims(k_table: pd.DataFrame, ari_column: str, embedding: str, c100: pd.DataFrame | None,
-           name: str | None = None, profile=None, probes: dict | None = None) -> pd.DataFrame:
-    """Notebook 01's paper-vs-here table; ``probes`` maps each embedding to its k-NN accuracy."""
+           name: str | None = None, profile=None, probes: dict | None = None,
+           study: list[dict] | None = None) -> pd.DataFrame:
+    """Notebook 01's paper-vs-here table; ``probes`` maps each embedding to its k-NN accuracy;
+    ``study`` (``superclass_study.collect`` rows) adds stability over seeds."""
     ari2 = _at(k_table, embedding, 2, ari_column)
     probes = probes or {}
     names = list(dict.fromkeys(k_table.embedding))
@@ -78,11 +157,13 @@ def claims(k_table: pd.DataFrame, ari_column: str, embedding: str, c100: pd.Data
                      f"medians — {medians}" if names else "—",
                      "qualitative: see figure 01_fig2_umap (how well points group by class is "
                      "what the k-NN probe measures)" if names else report.NOTHING_FEASIBLE),
-        report.claim(SANITY, "—", f"ARI {ari2:.2f} ({embedding} embedding)",
-                     ("passes" if ari2 >= 0.99 else "fails") + " (a sanity check, one run; "
-                     "stability over seeds not yet measured)")
+        report.claim(SANITY, "—", f"ARI {ari2:.2f} ({embedding} embedding)" + _stable(
+                     study, embedding), ("passes" if ari2 >= 0.99 else "fails") + (
+                     " (a sanity check)" if study else " (a sanity check, one run)"))
         if not np.isnan(ari2) else report.infeasible(SANITY, "—", "K = 2 not in this profile"),
     ]
+    if study:
+        rows.append(_hypothesis_row(study))
     if c100 is None:
         rows += [report.claim("K = 5 is the best K on CIFAR-100", "K = 5", "—", "needs network"),
                  report.claim("learned superclasses beat CIFAR-100's official coarse labels",
@@ -97,8 +178,18 @@ def claims(k_table: pd.DataFrame, ari_column: str, embedding: str, c100: pd.Data
     return report.claims(rows, name, profile)
 
 
+def _stable(study: list[dict] | None, method: str, k: int = 2) -> str:
+    hit = [r for r in study or [] if r["method"] == method and r["K"] == k]
+    if not hit:
+        return ""
+    r = hit[0]
+    return (f"; over {r['seeds']} seeds on the study's architecture: ARI vs known "
+            f"{r.get('ARI vs reference, mean', float('nan')):.2f}, pairwise ARI "
+            f"{r['pairwise ARI, min']:.2f} (min)")
+
+
 def findings(comparison: pd.DataFrame, maps: dict, classes, embedding: str,
-             ari_column: str) -> list[str]:
+             ari_column: str, study: list[dict] | None = None) -> list[str]:
     """Notebook 01's "what we found", every number from its inputs."""
     lines = []
     for r in comparison.itertuples(index=False):
@@ -117,7 +208,37 @@ def findings(comparison: pd.DataFrame, maps: dict, classes, embedding: str,
     if 2 in maps:
         groups = " | ".join(", ".join(classes[c] for c in maps[2].members(s)) for s in range(2))
         lines.append(f"The pipeline's ({embedding}) partition at K = 2: {groups}.")
-    lines.append("One run measures one partition, not its stability: pairwise ARI over seeds "
-                 "and the label-smoothing hypothesis are to be measured by "
-                 "`edgelib.superclass_study` (not yet run).")
+    if not study:
+        lines.append("One run measures one partition, not its stability: pairwise ARI over "
+                     "seeds and the label-smoothing hypothesis are measured by "
+                     "`edgelib.superclass_study` (not run in this notebook).")
+        return lines
+    return lines + _study_findings(study)
+
+
+def _study_findings(study: list[dict]) -> list[str]:
+    lines = []
+    methods = list(dict.fromkeys(r["method"] for r in study))
+    ks = sorted({r["K"] for r in study})
+    stable = [m for m in methods if all(r["pairwise ARI, min"] >= 0.999 for r in study
+                                        if r["method"] == m)]
+    unstable = {m: min(r["pairwise ARI, min"] for r in study if r["method"] == m)
+                for m in methods if m not in stable}
+    seeds = max(r["seeds"] for r in study)
+    lines.append(f"Stability over {seeds} seeds (K = {', '.join(map(str, ks))}): "
+                 + (f"the same partition at every seed and K for {', '.join(stable)}"
+                    if stable else "no method gives the same partition at every seed")
+                 + ("; not for " + ", ".join(f"{m} (lowest pairwise ARI {v:.2f})"
+                                            for m, v in unstable.items()) if unstable else "")
+                 + ".")
+    known = {r["method"]: r.get("ARI vs reference, mean") for r in study if r["K"] == 2}
+    if known:
+        lines.append("Agreement with vehicles vs animals at K = 2 (mean ARI over seeds): "
+                     + "; ".join(f"{m} {v:.2f}" for m, v in known.items() if v is not None)
+                     + ".")
+    effect = smoothing_effect(study)
+    if effect:
+        row = _hypothesis_row(study)
+        lines.append(f"Label smoothing hypothesis, {row['verdict']}: silhouette of the "
+                     f"supervised medians {row['ours'].split(' — ', 1)[1]}.")
     return lines

@@ -3,7 +3,7 @@
 Four methods, each on the same architecture and repeated over seeds:
 
 - ``supervised``: class medians of a backbone trained with label smoothing (our default recipe);
-- ``supervised, no smoothing``: the same backbone trained without label smoothing, to test the
+- ``supervised-no-smoothing``: the same backbone trained without label smoothing, to test the
   hypothesis that smoothing erases class similarity (Müller, Kornblith & Hinton 2019);
 - ``simclr``: class medians of a self-supervised (SimCLR) embedding;
 - ``confusion``: HD-CNN's grouping (Yan et al. 2015): spectral clustering of the symmetrised
@@ -19,8 +19,11 @@ medians. ``partition`` computes one seed's partition through the pipeline's own 
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import replace
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,7 +32,7 @@ from sklearn.cluster import SpectralClustering
 from . import data, profiles, selfsupervised, train
 from . import superclasses as sc
 
-METHODS = ("supervised", "supervised, no smoothing", "simclr", "confusion")
+METHODS = ("supervised", "supervised-no-smoothing", "simclr", "confusion")
 
 
 def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> np.ndarray:
@@ -71,8 +74,8 @@ def partition(profile, dataset: data.Cifar, method: str, k: int, seed: int) -> d
     """One seed's K-superclass partition by ``method`` (every model trained or loaded from the
     cache under its own key); returns the partition and, where it has one, the silhouette."""
     name = profile.two_level.embed_backbone
-    if method in ("supervised", "supervised, no smoothing", "confusion"):
-        model, _ = _backbone(profile, name, method != "supervised, no smoothing", seed, dataset)
+    if method in ("supervised", "supervised-no-smoothing", "confusion"):
+        model, _ = _backbone(profile, name, method != "supervised-no-smoothing", seed, dataset)
     elif method == "simclr":
         model, _ = selfsupervised.train_simclr(name, dataset, selfsupervised.simclr_recipe(
             profiles.override(profile, two_level=replace(profile.two_level, backbone=name))), seed)
@@ -117,9 +120,44 @@ def run(profile, dataset, methods, ks, seeds, echo=print) -> list[dict]:
     return rows
 
 
+def on_architecture(profile, name: str):
+    """``profile`` with every method of the study on architecture ``name``."""
+    return profiles.override(profile, two_level=replace(profile.two_level, embed_backbone=name,
+                                                        backbone=name))
+
+
+def header(profile, seeds, ks) -> dict:
+    """What identifies a saved study: profile, architecture, seeds, K, hardware, date."""
+    return {"profile": profile.name, "embed": profile.two_level.embed_backbone,
+            "seeds": list(seeds), "K": list(ks), "cpu": train.cpu_model(),
+            "precision": train.precision(), "started": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def collect(profile, dataset, saved, methods, ks, seeds, echo=print) -> list[dict]:
+    """The study's rows for every method and K over ``seeds``: read from ``saved`` runs (JSON
+    files the CLI wrote) whose profile, architecture and seeds match, computed (cached models
+    loaded, missing ones trained) for the rest. Each row's ``source`` says which."""
+    want = header(profile, seeds, ks)
+    found = {}
+    for path in saved:
+        run_ = json.loads(Path(path).read_text())
+        if all(run_.get(f) == want[f] for f in ("profile", "embed", "seeds")):
+            for r in run_["rows"]:
+                found.setdefault((r["method"], r["K"]), {
+                    **r, "source": f"saved run {Path(path).name} ({run_.get('started', '?')}, "
+                                   f"{run_.get('cpu', '?')}, {run_.get('precision', '?')})"})
+    rows = []
+    for method in methods:
+        missing = [k for k in ks if (method, k) not in found]
+        fresh = {r["K"]: {**r, "source": "computed here"}
+                 for r in (run(profile, dataset, [method], missing, seeds, echo=lambda _: None)
+                           if missing else [])}
+        rows += [found.get((method, k)) or fresh[k] for k in ks]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
-    import json
 
     ap = argparse.ArgumentParser(prog="python -m edgelib.superclass_study", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -133,12 +171,11 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     profile = profiles.get(args.profile)
     if args.embed:
-        profile = profiles.override(profile, two_level=replace(
-            profile.two_level, embed_backbone=args.embed, backbone=args.embed))
+        profile = on_architecture(profile, args.embed)
     dataset = data.load("cifar10", profile.train_per_class, profile.test_per_class, profile.seed)
-    out = {"profile": profile.name, "embed": profile.two_level.embed_backbone,
-           "rows": run(profile, dataset, args.methods.split(","),
-                       [int(k) for k in args.k.split(",")], [int(s) for s in args.seeds.split(",")])}
+    ks, seeds = [int(k) for k in args.k.split(",")], [int(s) for s in args.seeds.split(",")]
+    out = {**header(profile, seeds, ks),
+           "rows": run(profile, dataset, args.methods.split(","), ks, seeds)}
     if args.out:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)

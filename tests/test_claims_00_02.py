@@ -125,3 +125,39 @@ def test_02_recall_without_recall_is_not_tested():
     assert mixed["verdict"] == f"{report.DIVERGES} (recall loses at K = [3])"
     assert "K=2: the chosen thresholds never recall" in mixed["ours"]
     assert tlr.recall_claim({3: (1.0, 0.2, 0.1)})["verdict"].startswith(report.REPRODUCED)
+
+
+def _study_row(method, k, parts, sil, known=None):
+    row = {"method": method, "K": k, "seeds": len(parts), "partitions": parts,
+           "pairwise ARI, mean": 1.0 if all(p == parts[0] for p in parts) else 0.3,
+           "pairwise ARI, min": 1.0 if all(p == parts[0] for p in parts) else 0.1,
+           "silhouette, mean": sil}
+    return {**row, "ARI vs reference, mean": known} if known is not None else row
+
+
+def test_study_table_figure_and_hypothesis_verdicts():
+    classes = ["a", "b", "c", "d"]
+    same, other = [0, 0, 1, 1], [0, 1, 1, 0]
+    study = [_study_row("supervised", 2, [same, other], 0.05, 0.4),
+             _study_row("supervised-no-smoothing", 2, [same, same], 0.20, 1.0),
+             _study_row("simclr", 2, [same, same], 0.40, 1.0)]
+    table = superclass_report.stability_table(study, classes)
+    assert table["partition (seed 0)"].tolist()[0] == "a, b | c, d"
+    assert superclass_report.smoothing_effect(study) == {2: (0.05, 0.20)}
+    fig = superclass_report.fig_partitions(study, classes)
+    assert len(fig.axes) == 1 and fig.axes[0].images[0].get_array().shape == (6, 4)
+    k_table = pd.DataFrame({"embedding": ["simclr"], "K": [2], "silhouette": [0.4],
+                            "ARI": [1.0]})
+    claims = superclass_report.claims(k_table, "ARI", "simclr", None, study=study)
+    hyp = claims[claims.claim == superclass_report.HYPOTHESIS].iloc[0]
+    assert hyp.verdict.startswith("supported")
+    assert "pairwise ARI 1.00 (min)" in claims.iloc[1].ours
+    lines = superclass_report.findings(superclass_report.embedding_comparison(
+        k_table, {"simclr": 0.5}, "ARI"), {}, classes, "simclr", "ARI", study=study)
+    assert any("for supervised-no-smoothing, simclr; not for supervised (lowest pairwise ARI "
+               "0.10)" in line for line in lines)
+    # smoothing that does not lower the silhouette at every K does not support the hypothesis
+    study[1]["silhouette, mean"] = 0.01
+    claims = superclass_report.claims(k_table, "ARI", "simclr", None, study=study)
+    assert claims[claims.claim == superclass_report.HYPOTHESIS].iloc[0].verdict.startswith(
+        "not supported")

@@ -60,3 +60,21 @@ def test_run_reports_stability_over_seeds(tmp_path, data_dir):
     assert len(rows[0]["partitions"]) == 2
     parts = [np.array(p) for p in rows[0]["partitions"]]
     assert rows[0]["pairwise ARI, min"] == pytest.approx(study.pairwise_ari(parts)[0])
+
+
+def test_collect_reads_matching_saved_runs_and_computes_the_rest(tmp_path, data_dir):
+    import json
+
+    ds = user_data.from_image_folder(_folder(tmp_path / "fruit"))
+    P = study.on_architecture(profiles.get("smoke"), "resnet20")
+    saved_row = {"method": "supervised", "K": 2, "seeds": 2, "pairwise ARI, mean": 0.25,
+                 "partitions": [[0, 1, 0], [0, 0, 1]]}
+    match = tmp_path / "match.json"
+    match.write_text(json.dumps({**study.header(P, [0, 1], [2]), "rows": [saved_row]}))
+    other = tmp_path / "other_seeds.json"
+    other.write_text(json.dumps({**study.header(P, [5, 6], [2]),
+                                 "rows": [{**saved_row, "method": "confusion"}]}))
+    rows = study.collect(P, ds, [match, other], ["supervised", "confusion"], [2], [0, 1])
+    assert [r["method"] for r in rows] == ["supervised", "confusion"]
+    assert rows[0]["pairwise ARI, mean"] == 0.25 and rows[0]["source"].startswith("saved run")
+    assert rows[1]["source"] == "computed here" and len(rows[1]["partitions"]) == 2

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from edgelib import cache, data, profiles, train
+from edgelib.profiles import Recipe
 
 
 def toy_cifar(n_per_class=20, classes=4, seed=0) -> data.Cifar:
@@ -94,3 +95,34 @@ def test_same_seed_same_metrics(tmp_path, monkeypatch):
         monkeypatch.setenv("EDGELIB_DATA_DIR", str(tmp_path / run))
         results.append(train.train_backbone(TOY, "resnet20", d, progress=False)[1]["metrics"])
     assert results[0] == results[1]
+
+
+def test_decoupled_hyperparameters_give_airbench_updates():
+    """airbench94 at batch 1024: lr 11.5 and wd 0.0153 per 1024 examples, momentum 0.85 → a
+    mean-loss step of 11.5 / (1 + 1/0.15) and the same per-step decay at any batch size."""
+    h = train.decoupled(11.5, 0.0153, 0.85, 1024)
+    assert h["lr"] == pytest.approx(11.5 / (1 + 1 / 0.15))
+    per_step_decay = h["lr"] * h["weight_decay"]
+    assert per_step_decay == pytest.approx(0.0153 / (1 + 1 / 0.15))
+    quarter = train.decoupled(11.5, 0.0153, 0.85, 256)
+    assert quarter["lr"] == pytest.approx(h["lr"] / 4)
+    assert quarter["weight_decay"] == pytest.approx(h["weight_decay"])
+
+
+def test_triangle_schedule_and_bias_scaler_groups():
+    lrs = [train.triangle_lr(s, 100, 1.0) for s in range(101)]
+    assert lrs[0] == pytest.approx(0.2) and lrs[-1] == pytest.approx(0.07)
+    assert max(lrs) == pytest.approx(1.0, abs=0.04) and lrs.index(max(lrs)) in (22, 23)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.BatchNorm2d(4),
+                                torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    model(torch.zeros(1, 3, 5, 5))
+    plain = train._optimizer(model, Recipe(epochs=1))
+    assert [g["lr_scale"] for g in plain.param_groups] == [1.0, 1.0]
+    opt = train._optimizer(model, Recipe(epochs=1, bias_scaler=64.0, weight_decay=1e-3))
+    fast = opt.param_groups[-1]
+    assert fast["lr_scale"] == 64.0 and fast["params"] == [model[1].bias]
+    assert fast["weight_decay"] * 64.0 == pytest.approx(1e-3)  # the same decay per step
+    with pytest.raises(ValueError, match="schedule"):
+        Recipe(epochs=1, schedule="step")
+    with pytest.raises(ValueError, match="bias_scaler"):
+        Recipe(epochs=1, bias_scaler=float("inf"))

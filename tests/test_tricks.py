@@ -116,10 +116,16 @@ def test_recipe_bench_variants_and_table(tmp_path):
     v = recipe_bench.variants(Recipe(epochs=3))
     assert v["full"].whiten and not v["none"].whiten and not v["full - whiten"].whiten
     assert v["full - pad"].pad == 4 and v["full - whiten"].pad == 2
+    assert v["none"] == Recipe(epochs=3) and v["full"].bias_scaler == 64
+    # "large batch" is airbench's decoupled hyper-parameters, switched off as a group
+    assert (v["full"].batch_size, v["full"].momentum, v["full"].schedule) == (1024, 0.85,
+                                                                              "triangle")
+    off = v["full - large_batch"]
+    assert (off.batch_size, off.lr, off.schedule, off.logit_scale) == (256, 0.2, "cosine", 1 / 9)
     row = {"variant": "full", "model": "cifarnet", "epochs": 3, "test acc %": 90.0,
            "flip TTA %": 90.5, "multicrop TTA %": 91.0, "train min": 1.0,
            "recipe": v["full"].key()}
     path = tmp_path / "run.json"
     path.write_text(json.dumps({"cpu": "X", "precision": "fp32", "rows": [row]}))
     out = recipe_bench.table([path])
-    assert "| cifarnet | full | 3 | 0.2 / 0.9 / 256 | 90 |" in out and "X, fp32" in out
+    assert "| cifarnet | full | 3 | 1.5 / 0.85 / 1024 | 90 |" in out and "X, fp32" in out

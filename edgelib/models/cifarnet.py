@@ -3,8 +3,10 @@
 Three blocks of (conv → max-pool → BN → GELU → conv → BN → GELU) with 64, 256, 256 filters after
 a 3×3 stem; no residual connections. Wide convolutions use two CPU cores far better than the
 16-channel layers of the CIFAR ResNets, so it learns more per minute here. It is not airbench
-itself (no whitening initialisation, no look-ahead, no test-time multi-crop): the recipe is the
-project's one training loop. The cut for the two-level architecture is after block2.
+itself (a 3×3 stem with batch norm instead of a 2×2 whitening conv, average instead of max
+pooling at the head); airbench's training tricks are ``Recipe`` switches of the project's one
+training loop (``edgelib.tricks``, measured by ``edgelib.recipe_bench``). The cut for the
+two-level architecture is after block2.
 """
 
 from __future__ import annotations
