@@ -236,6 +236,16 @@ def _study_findings(study: list[dict]) -> list[str]:
         lines.append("Agreement with vehicles vs animals at K = 2 (mean ARI over seeds): "
                      + "; ".join(f"{m} {v:.2f}" for m, v in known.items() if v is not None)
                      + ".")
+    stable2 = [r for r in study if r["K"] == 2 and r["pairwise ARI, min"] >= 0.999]
+    if stable2:
+        same = all(sc.agreement(r["partitions"][0], stable2[0]["partitions"][0]) >= 0.999
+                   for r in stable2)
+        names = ", ".join(r["method"] for r in stable2)
+        lines.append(f"At K = 2 the methods stable there ({names}) " + (
+            "give one and the same partition, so the two-level model built on it (notebook 02) "
+            "and its held-out accuracy do not depend on which of them is chosen." if same else
+            "give different partitions: choosing between them needs the two-level accuracy "
+            "of each."))
     effect = smoothing_effect(study)
     if effect:
         row = _hypothesis_row(study)

@@ -156,6 +156,8 @@ def test_study_table_figure_and_hypothesis_verdicts():
         k_table, {"simclr": 0.5}, "ARI"), {}, classes, "simclr", "ARI", study=study)
     assert any("for supervised-no-smoothing, simclr; not for supervised (lowest pairwise ARI "
                "0.10)" in line for line in lines)
+    assert any("(supervised-no-smoothing, simclr) give one and the same partition" in line
+               for line in lines)
     # smoothing that does not lower the silhouette at every K does not support the hypothesis
     study[1]["silhouette, mean"] = 0.01
     claims = superclass_report.claims(k_table, "ARI", "simclr", None, study=study)
