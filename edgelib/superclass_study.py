@@ -128,20 +128,25 @@ def on_architecture(profile, name: str):
 
 def header(profile, seeds, ks) -> dict:
     """What identifies a saved study: profile, architecture, seeds, K, hardware, date."""
-    return {"profile": profile.name, "embed": profile.two_level.embed_backbone,
-            "seeds": list(seeds), "K": list(ks), "cpu": train.cpu_model(),
+    name = profile.two_level.embed_backbone
+    ssl = (selfsupervised.simclr_recipe(on_architecture(profile, name)).key()
+           if profile.two_level.ssl_epochs > 0 else None)
+    return {"profile": profile.name, "embed": name, "seeds": list(seeds), "K": list(ks),
+            "supervised_recipe": profile.backbones[name].key(), "simclr_recipe": ssl,
+            "cpu": train.cpu_model(),
             "precision": train.precision(), "started": time.strftime("%Y-%m-%d %H:%M")}
 
 
 def collect(profile, dataset, saved, methods, ks, seeds, echo=print) -> list[dict]:
     """The study's rows for every method and K over ``seeds``: read from ``saved`` runs (JSON
-    files the CLI wrote) whose profile, architecture and seeds match, computed (cached models
+    files the CLI wrote) whose profile, architecture, seeds and recipes match, computed (cached models
     loaded, missing ones trained) for the rest. Each row's ``source`` says which."""
     want = header(profile, seeds, ks)
     found = {}
     for path in saved:
         run_ = json.loads(Path(path).read_text())
-        if all(run_.get(f) == want[f] for f in ("profile", "embed", "seeds")):
+        if all(run_.get(f) == want[f] for f in ("profile", "embed", "seeds",
+                                                 "supervised_recipe", "simclr_recipe")):
             for r in run_["rows"]:
                 found.setdefault((r["method"], r["K"]), {
                     **r, "source": f"saved run {Path(path).name} ({run_.get('started', '?')}, "
