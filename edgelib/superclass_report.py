@@ -247,7 +247,27 @@ def moved_classes(partitions, most: int = 3) -> list[int] | None:
     return None
 
 
+def _control_findings(controls: list[dict], study: list[dict], classes) -> list[str]:
+    lines = []
+    for r in controls:
+        if r["K"] != 2:
+            continue
+        same = [m["method"] for m in study if m["K"] == 2 and
+                sc.agreement(m["partitions"][0], r["partitions"][0]) >= 0.999]
+        part = f": {_groups(r['partitions'][0], classes)}" if classes is not None else ""
+        lines.append(f"Control **{r['method']}** (no learning) at K = 2{part}; ARI vs vehicles "
+                     f"vs animals {r.get('ARI vs reference, mean', float('nan')):.2f}; "
+                     + (f"the same partition as {', '.join(same)} (seed 0): that split can "
+                        "follow colour and layout alone" if same else
+                        "a different partition from every learnt method's (seed 0)") + ".")
+    return lines
+
+
 def _study_findings(study: list[dict], classes=None, architecture: str = "") -> list[str]:
+    from .superclass_study import CONTROLS
+
+    controls = [r for r in study if r["method"] in CONTROLS]
+    study = [r for r in study if r["method"] not in CONTROLS]
     lines = []
     arch = f" on {architecture}" if architecture else ""
     methods = list(dict.fromkeys(r["method"] for r in study))
@@ -295,4 +315,4 @@ def _study_findings(study: list[dict], classes=None, architecture: str = "") -> 
         row = _hypothesis_row(study)
         lines.append(f"Label smoothing hypothesis, {row['verdict']}: silhouette of the "
                      f"supervised medians {row['ours'].split(' — ', 1)[1]}.")
-    return lines
+    return lines + _control_findings(controls, study, classes)

@@ -6,6 +6,9 @@ Four methods, each on the same architecture and repeated over seeds:
 - ``supervised-no-smoothing``: the same backbone trained without label smoothing, to test the
   hypothesis that smoothing erases class similarity (Müller, Kornblith & Hinton 2019);
 - ``simclr``: class medians of a self-supervised (SimCLR) embedding;
+- ``pixels``: a control with no learning: class medians of the raw (standardised) pixels. It is
+  deterministic, so stable by construction; what it tells is whether a K = 2 split can follow
+  colour and layout alone (if its split is the learnt ones', they may do no more than that);
 - ``confusion``: HD-CNN's grouping (Yan et al. 2015): spectral clustering of the symmetrised
   confusion matrix of a trained classifier (classes the classifier confuses belong together).
   HD-CNN counts confusions on held-out images; here they are counted on the training split,
@@ -32,7 +35,8 @@ from sklearn.cluster import SpectralClustering
 from . import data, profiles, selfsupervised, train
 from . import superclasses as sc
 
-METHODS = ("supervised", "supervised-no-smoothing", "simclr", "confusion")
+METHODS = ("supervised", "supervised-no-smoothing", "simclr", "confusion", "pixels")
+CONTROLS = ("pixels",)  # methods that are not candidates for the pipeline
 
 
 def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> np.ndarray:
@@ -74,6 +78,11 @@ def partition(profile, dataset: data.Cifar, method: str, k: int, seed: int) -> d
     """One seed's K-superclass partition by ``method`` (every model trained or loaded from the
     cache under its own key); returns the partition and, where it has one, the silhouette."""
     name = profile.two_level.embed_backbone
+    if method == "pixels":
+        pixels = data.normalize(dataset.train.images).flatten(1)
+        medians = sc.class_medians(pixels, dataset.train.labels, dataset.num_classes).numpy()
+        return {"partition": sc.cluster(medians, k),
+                "silhouette": sc.silhouette_curve(medians, [k]).get(k, float("nan"))}
     if method in ("supervised", "supervised-no-smoothing", "confusion"):
         model, _ = _backbone(profile, name, method != "supervised-no-smoothing", seed, dataset)
     elif method == "simclr":

@@ -172,3 +172,17 @@ def test_study_table_figure_and_hypothesis_verdicts():
     claims = superclass_report.claims(k_table, "ARI", "simclr", None, study=study)
     assert claims[claims.claim == superclass_report.HYPOTHESIS].iloc[0].verdict.startswith(
         "not supported")
+
+
+def test_pixel_control_is_reported_apart_from_the_candidates():
+    classes = ["a", "b", "c", "d"]
+    same, other = [0, 0, 1, 1], [0, 1, 1, 0]
+    study = [_study_row("simclr", 2, [same, same], 0.4, 1.0),
+             _study_row("pixels", 2, [other, other], 0.1, 0.0)]
+    k_table = pd.DataFrame({"embedding": ["simclr"], "K": [2], "silhouette": [0.4],
+                            "ARI": [1.0]})
+    lines = superclass_report.findings(superclass_report.embedding_comparison(
+        k_table, {"simclr": 0.5}, "ARI"), {}, classes, "simclr", "ARI", study=study)
+    assert any(line.startswith("Control **pixels**") and "different partition" in line
+               for line in lines)
+    assert not any("(simclr, pixels)" in line for line in lines)  # not a candidate
