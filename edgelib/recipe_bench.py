@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from . import data, models, train
+from . import data, models, train, tricks
 from .profiles import Recipe
 
 # each trick: the Recipe fields it sets (airbench94's values, Jordan 2024); "off" is the base
@@ -29,7 +29,7 @@ TRICKS = {"whiten": {"whiten": True}, "lookahead": {"lookahead": 0.95 ** 5},
           "logit_scale": {"logit_scale": 1 / 9},
           # batch 1024, lr 11.5 and weight decay 0.0153 per 1024 examples, momentum 0.85, and
           # airbench's triangular schedule
-          "large_batch": {**train.decoupled(11.5, 0.0153, 0.85, 1024), "schedule": "triangle"}}
+          "large_batch": {**tricks.decoupled(11.5, 0.0153, 0.85, 1024), "schedule": "triangle"}}
 
 
 def variants(base: Recipe) -> dict[str, Recipe]:

@@ -7,6 +7,8 @@ no CIFAR-100), tested in tests/test_claims_00_02.py.
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 
@@ -221,8 +223,8 @@ def findings(comparison: pd.DataFrame, maps: dict, classes, embedding: str,
                          f"{ours[2]:.3f}). The pipeline clusters the {embedding} medians; its "
                          f"single points group by class less well (Fig. 2, k-NN probe).")
     if 2 in maps:
-        groups = " | ".join(", ".join(classes[c] for c in maps[2].members(s)) for s in range(2))
-        lines.append(f"The pipeline's ({embedding}) partition at K = 2: {groups}.")
+        lines.append(f"The pipeline's ({embedding}) partition at K = 2: "
+                     f"{_groups(maps[2].assignment, classes)}.")
     if not study:
         lines.append("One run measures one partition, not its stability: pairwise ARI over "
                      "seeds and the label-smoothing hypothesis are measured by "
@@ -234,8 +236,6 @@ def findings(comparison: pd.DataFrame, maps: dict, classes, embedding: str,
 def moved_classes(partitions, most: int = 3) -> list[int] | None:
     """The fewest classes (up to ``most``) without which every partition is the same one: the
     classes that change superclass between seeds; None when more than ``most`` would have to go."""
-    from itertools import combinations
-
     parts = [np.asarray(p) for p in partitions]
     same = [p[:, None] == p[None, :] for p in parts]  # co-membership of every pair of classes
     n = len(parts[0])

@@ -86,8 +86,8 @@ def partition(profile, dataset: data.Cifar, method: str, k: int, seed: int) -> d
     if method in ("supervised", "supervised-no-smoothing", "confusion"):
         model, _ = _backbone(profile, name, method != "supervised-no-smoothing", seed, dataset)
     elif method == "simclr":
-        model, _ = selfsupervised.train_simclr(name, dataset, selfsupervised.simclr_recipe(
-            profiles.override(profile, two_level=replace(profile.two_level, backbone=name))), seed)
+        model, _ = selfsupervised.train_simclr(
+            name, dataset, selfsupervised.simclr_recipe(on_architecture(profile, name)), seed)
     else:
         raise ValueError(f"unknown method {method!r}; one of {METHODS}")
     if method == "confusion":
@@ -142,14 +142,14 @@ def header(profile, seeds, ks) -> dict:
            if profile.two_level.ssl_epochs > 0 else None)
     return {"profile": profile.name, "embed": name, "seeds": list(seeds), "K": list(ks),
             "supervised_recipe": profile.backbones[name].key(), "simclr_recipe": ssl,
-            "cpu": train.cpu_model(),
-            "precision": train.precision(), "started": time.strftime("%Y-%m-%d %H:%M")}
+            "cpu": train.cpu_model(), "precision": train.precision(),
+            "started": time.strftime("%Y-%m-%d %H:%M")}
 
 
-def collect(profile, dataset, saved, methods, ks, seeds, echo=print) -> list[dict]:
+def collect(profile, dataset, saved, methods, ks, seeds) -> list[dict]:
     """The study's rows for every method and K over ``seeds``: read from ``saved`` runs (JSON
-    files the CLI wrote) whose profile, architecture, seeds and recipes match, computed (cached models
-    loaded, missing ones trained) for the rest. Each row's ``source`` says which."""
+    files the CLI wrote) whose profile, architecture, seeds and recipes match, computed (cached
+    models loaded, missing ones trained) for the rest. Each row's ``source`` says which."""
     want = header(profile, seeds, ks)
     found = {}
     for path in saved:

@@ -95,13 +95,12 @@ def _optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """SGD + Nesterov; weights decay, other parameters do not. With ``bias_scaler`` ≠ 1 the
     shifts of batch norm learn ``bias_scaler`` × faster and decay as much per step as the weights
     do (airbench's BN-bias group); each group keeps its ``lr_scale`` for the schedule."""
-    shifts = {id(m.bias) for m in model.modules()
-              if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.bias is not None}
-    scaled = recipe.bias_scaler != 1.0
+    shifts = {id(m.bias) for m in model.modules() if recipe.bias_scaler != 1.0
+              and isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.bias is not None}
     params = list(model.parameters())
     decay = [p for p in params if p.ndim > 1]
-    fast = [p for p in params if scaled and id(p) in shifts]
-    rest = [p for p in params if p.ndim <= 1 and not (scaled and id(p) in shifts)]
+    fast = [p for p in params if id(p) in shifts]
+    rest = [p for p in params if p.ndim <= 1 and id(p) not in shifts]
     groups = [{"params": decay, "weight_decay": recipe.weight_decay, "lr_scale": 1.0},
               {"params": rest, "weight_decay": 0.0, "lr_scale": 1.0}]
     if fast:
@@ -116,26 +115,6 @@ def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
         return peak * (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def triangle_lr(step: int, total: int, peak: float, start: float = 0.2, top: float = 0.23,
-                end: float = 0.07) -> float:
-    """airbench's schedule: linear from ``start`` × peak to peak at ``top`` of training, then
-    linear down to ``end`` × peak at the last step."""
-    t = min(1.0, step / max(1, total))
-    if t < top:
-        return peak * (start + (1 - start) * t / top)
-    return peak * (1 + (end - 1) * (t - top) / (1 - top))
-
-
-def decoupled(lr_per_1024: float, wd_per_1024: float, momentum: float, batch_size: int) -> dict:
-    """Recipe fields from airbench's decoupled hyper-parameters (step size and decay per 1024
-    examples, independent of momentum and of each other) for our mean-reduced loss: the same
-    updates as airbench's summed loss at ``batch_size``."""
-    kilostep = 1024 * (1 + 1 / (1 - momentum))
-    lr = lr_per_1024 * batch_size / kilostep
-    return {"lr": lr, "weight_decay": wd_per_1024 / lr_per_1024, "momentum": momentum,
-            "batch_size": batch_size}
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -194,7 +173,7 @@ def fit(model: torch.nn.Module, train: data.Loader, recipe: Recipe,
             x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
             y = y.to(dev, non_blocking=True)
             lr = (schedule(step) if schedule is not None
-                  else triangle_lr(step, total, recipe.lr) if recipe.schedule == "triangle"
+                  else tricks.triangle_lr(step, total, recipe.lr) if recipe.schedule == "triangle"
                   else lr_at(step, total, warmup, recipe.lr))
             for group in opt.param_groups:
                 group["lr"] = lr * group["lr_scale"]

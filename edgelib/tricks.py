@@ -11,6 +11,9 @@ a ``Recipe`` field and used by ``train.fit`` / ``train.logits``; all are off by 
 - alternating flip (``data.Loader(alt_flip=True)``): each image is flipped in every other epoch
   instead of at random, so every two epochs see both orientations exactly once.
 - ``tta_views``: flip + 1-pixel translation test-time augmentation (6 views, logits averaged).
+- ``triangle_lr`` and ``decoupled``: airbench's learning-rate schedule and its decoupled
+  hyper-parameters (batch-norm shifts at ``Recipe.bias_scaler`` × the learning rate and logits ×
+  ``Recipe.logit_scale`` are applied in ``train``).
 """
 
 from __future__ import annotations
@@ -103,3 +106,23 @@ def tta_views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:
         padded = F.pad(v, (1, 1, 1, 1), mode="reflect")
         out += [v, padded[:, :, :h, :w], padded[:, :, 2:, 2:]]
     return out
+
+
+def triangle_lr(step: int, total: int, peak: float, start: float = 0.2, top: float = 0.23,
+                end: float = 0.07) -> float:
+    """airbench's schedule: linear from ``start`` × peak to peak at ``top`` of training, then
+    linear down to ``end`` × peak at the last step."""
+    t = min(1.0, step / max(1, total))
+    if t < top:
+        return peak * (start + (1 - start) * t / top)
+    return peak * (1 + (end - 1) * (t - top) / (1 - top))
+
+
+def decoupled(lr_per_1024: float, wd_per_1024: float, momentum: float, batch_size: int) -> dict:
+    """Recipe fields from airbench's decoupled hyper-parameters (step size and decay per 1024
+    examples, independent of momentum and of each other) for our mean-reduced loss: the same
+    updates as airbench's summed loss at ``batch_size``."""
+    kilostep = 1024 * (1 + 1 / (1 - momentum))
+    lr = lr_per_1024 * batch_size / kilostep
+    return {"lr": lr, "weight_decay": wd_per_1024 / lr_per_1024, "momentum": momentum,
+            "batch_size": batch_size}

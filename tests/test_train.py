@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edgelib import cache, data, profiles, train
+from edgelib import cache, data, profiles, train, tricks
 from edgelib.profiles import Recipe
 
 
@@ -100,17 +100,17 @@ def test_same_seed_same_metrics(tmp_path, monkeypatch):
 def test_decoupled_hyperparameters_give_airbench_updates():
     """airbench94 at batch 1024: lr 11.5 and wd 0.0153 per 1024 examples, momentum 0.85 → a
     mean-loss step of 11.5 / (1 + 1/0.15) and the same per-step decay at any batch size."""
-    h = train.decoupled(11.5, 0.0153, 0.85, 1024)
+    h = tricks.decoupled(11.5, 0.0153, 0.85, 1024)
     assert h["lr"] == pytest.approx(11.5 / (1 + 1 / 0.15))
     per_step_decay = h["lr"] * h["weight_decay"]
     assert per_step_decay == pytest.approx(0.0153 / (1 + 1 / 0.15))
-    quarter = train.decoupled(11.5, 0.0153, 0.85, 256)
+    quarter = tricks.decoupled(11.5, 0.0153, 0.85, 256)
     assert quarter["lr"] == pytest.approx(h["lr"] / 4)
     assert quarter["weight_decay"] == pytest.approx(h["weight_decay"])
 
 
 def test_triangle_schedule_and_bias_scaler_groups():
-    lrs = [train.triangle_lr(s, 100, 1.0) for s in range(101)]
+    lrs = [tricks.triangle_lr(s, 100, 1.0) for s in range(101)]
     assert lrs[0] == pytest.approx(0.2) and lrs[-1] == pytest.approx(0.07)
     assert max(lrs) == pytest.approx(1.0, abs=0.04) and lrs.index(max(lrs)) in (22, 23)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.BatchNorm2d(4),
