@@ -244,7 +244,7 @@ PROFILES: dict[str, Profile] = {
             k_values=(2, 3, 4, 5, 6, 7, 8, 9), k_sweep=(2, 3, 4),
             first_level=Recipe(epochs=3, lr=0.05, warmup_epochs=0.3),
             second_level=Recipe(epochs=5, lr=0.1, warmup_epochs=0.5),
-            ssl_epochs=4),
+            ssl_epochs=8),
         edge=EdgeKnobs(branchy=Recipe(epochs=BRANCHY_CPU_EPOCHS, lr=0.02, width=64)),
     ),
     "paper": Profile(

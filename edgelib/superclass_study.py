@@ -37,6 +37,9 @@ from . import superclasses as sc
 
 METHODS = ("supervised", "supervised-no-smoothing", "simclr", "confusion", "pixels")
 CONTROLS = ("pixels",)  # methods that are not candidates for the pipeline
+# the header field naming the recipe each method's models were trained with (None: no training)
+RECIPE_OF = {"supervised": "supervised_recipe", "supervised-no-smoothing": "supervised_recipe",
+             "confusion": "supervised_recipe", "simclr": "simclr_recipe", "pixels": None}
 
 
 def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> np.ndarray:
@@ -148,15 +151,18 @@ def header(profile, seeds, ks) -> dict:
 
 def collect(profile, dataset, saved, methods, ks, seeds) -> list[dict]:
     """The study's rows for every method and K over ``seeds``: read from ``saved`` runs (JSON
-    files the CLI wrote) whose profile, architecture, seeds and recipes match, computed (cached
-    models loaded, missing ones trained) for the rest. Each row's ``source`` says which."""
+    files the CLI wrote) whose profile, architecture, seeds and the method's recipe
+    (``RECIPE_OF``) match, computed (cached models loaded, missing ones trained) for the rest.
+    Each row's ``source`` says which."""
     want = header(profile, seeds, ks)
     found = {}
     for path in saved:
         run_ = json.loads(Path(path).read_text())
-        if all(run_.get(f) == want[f] for f in ("profile", "embed", "seeds",
-                                                 "supervised_recipe", "simclr_recipe")):
-            for r in run_["rows"]:
+        if any(run_.get(f) != want[f] for f in ("profile", "embed", "seeds")):
+            continue
+        for r in run_["rows"]:
+            recipe = RECIPE_OF.get(r["method"])
+            if recipe is None or run_.get(recipe) == want[recipe]:
                 found.setdefault((r["method"], r["K"]), {
                     **r, "source": f"saved run {Path(path).name} ({run_.get('started', '?')}, "
                                    f"{run_.get('cpu', '?')}, {run_.get('precision', '?')})"})

@@ -156,9 +156,11 @@ def paired_gain(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
 
 
 def claims(two: dict, singles: pd.DataFrame, n_two: int, n_single: int, gains: dict,
-           backbone: str, name: str | None = None, profile=None) -> pd.DataFrame:
+           backbone: str, name: str | None = None, profile=None,
+           extra: list[dict] = ()) -> pd.DataFrame:
     """Notebook 02's paper-vs-here table. ``two`` = {"acc", "GMACs", "K"} of our two-level
-    model, ``singles`` = model/acc/GMACs of single backbones, ``gains`` = ``recall_claim``'s."""
+    model, ``singles`` = model/acc/GMACs of single backbones, ``gains`` = ``recall_claim``'s;
+    ``extra`` rows (``two_level_study.claim``) come before the recall row."""
     t2 = papers.TWO_LEVEL_TABLE2
     rows = [
         report.claim("Table 2 two-level accuracy (5 models), CIFAR-10 / CIFAR-100",
@@ -198,6 +200,7 @@ def claims(two: dict, singles: pd.DataFrame, n_two: int, n_single: int, gains: d
             + (_against_own(two, singles[singles.model == models.PRETTY[backbone]].iloc[0],
                             n_two, n_single) if len(own) else ""),
             "reproduced at this scale" if won else f"{report.DIVERGES} at this scale"))
+    rows += list(extra)
     rows.append(recall_claim(gains))
     return report.claims(rows, name, profile)
 

@@ -78,3 +78,18 @@ def test_collect_reads_matching_saved_runs_and_computes_the_rest(tmp_path, data_
     assert [r["method"] for r in rows] == ["supervised", "confusion"]
     assert rows[0]["pairwise ARI, mean"] == 0.25 and rows[0]["source"].startswith("saved run")
     assert rows[1]["source"] == "computed here" and len(rows[1]["partitions"]) == 2
+
+
+def test_collect_matches_each_method_on_its_own_recipe(tmp_path, data_dir):
+    """A longer SimCLR makes a saved SimCLR row stale, not the saved supervised rows."""
+    import json
+
+    ds = user_data.from_image_folder(_folder(tmp_path / "fruit"))
+    P = study.on_architecture(profiles.get("smoke"), "resnet20")
+    rows = [{"method": m, "K": 2, "seeds": 2, "pairwise ARI, mean": 0.25,
+             "partitions": [[0, 1, 0], [0, 0, 1]]} for m in ("supervised", "simclr", "pixels")]
+    old_ssl = {**study.header(P, [0, 1], [2]), "simclr_recipe": {"epochs": 999}, "rows": rows}
+    (tmp_path / "old_ssl.json").write_text(json.dumps(old_ssl))
+    got = study.collect(P, ds, [tmp_path / "old_ssl.json"], ["supervised", "simclr", "pixels"],
+                        [2], [0, 1])
+    assert [r["source"].startswith("saved run") for r in got] == [True, False, True]

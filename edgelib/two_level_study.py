@@ -1,0 +1,247 @@
+"""Can the two-level model beat its own backbone? (issue 10 §3; notebook 02, section 6)
+
+Without recall, a two-level model is right when its first level picks the right superclass
+*and* that superclass's encoder picks the right class:
+
+    accuracy = superclass accuracy × accuracy within the superclass (given the right one).
+
+A single classifier factors the same way (map its 10-way answer to a superclass). So the
+two-level model beats its own backbone only through one of the two factors: a first level that
+finds superclasses better than the backbone's own answer does, or second-level encoders that are
+better *within* a superclass than the backbone is. Distilled encoders learn from a teacher; the
+teacher's accuracy when its answer is restricted to the true superclass's classes
+(``restricted``) is what they are taught, and the two-level model's accuracy with the right
+superclass always given (``two_level.oracle_accuracy``) is what they reach.
+
+This module measures both factors for distillation variants: longer (second-level epochs) and
+with other teachers (the profile's larger single backbones), all on the same first level:
+
+    python -m edgelib.two_level_study --profile cpu --k 2 --epochs 5,15 \\
+        --teachers resnet20,cifarnet --out figures/benchmarks/two_level_study_resnet20.json
+
+Gains are paired (the same test images, whole test split: no threshold is chosen here, the
+model answers from one encoder without recall).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from . import data, models, papers, profiles, report, train, two_level
+from . import superclasses as sc
+from .two_level_report import paired_gain
+
+WITHIN = "within-superclass acc % (given the right superclass)"
+
+
+def factors(pred: torch.Tensor, labels: torch.Tensor, smap) -> dict:
+    """Accuracy and its two factors for one classifier's predictions (class indices)."""
+    right_super = smap.to_superclass(pred) == smap.to_superclass(labels)
+    right = pred == labels
+    return {"acc %": 100 * right.float().mean().item(),
+            "superclass acc %": 100 * right_super.float().mean().item(),
+            WITHIN: 100 * right[right_super].float().mean().item()}
+
+
+def restricted(logits: torch.Tensor, labels: torch.Tensor, smap) -> torch.Tensor:
+    """Each image's answer among the classes of its true superclass only."""
+    truth = smap.to_superclass(labels)
+    out = torch.empty_like(labels)
+    for s in range(smap.k):
+        members, mask = torch.tensor(smap.members(s)), truth == s
+        out[mask] = members[logits[mask][:, members].argmax(1)]
+    return out
+
+
+def single_row(name: str, logits: torch.Tensor, labels: torch.Tensor, smap) -> dict:
+    """A single backbone's factors and its accuracy restricted to the true superclass."""
+    pred = logits.argmax(1)
+    return {"model": f"single {models.PRETTY[name]}", "teacher": "—", "second-level epochs": "—",
+            **factors(pred, labels, smap),
+            "right superclass given %": 100 * (restricted(logits, labels, smap) == labels)
+            .float().mean().item()}
+
+
+def variant(profile, dataset, smap, teacher_name: str, epochs: int, progress: bool = True):
+    """One two-level model (the profile's first level; second levels distilled from
+    ``teacher_name`` for ``epochs``): its row and its per-image correctness on the test split."""
+    knobs = profile.two_level
+    backbone, backbone_rec = train.train_backbone(profile, knobs.backbone, dataset, progress)
+    teacher, teacher_rec = train.train_backbone(profile, teacher_name, dataset, progress)
+    first, first_rec = two_level.first_level(backbone, backbone_rec, dataset, smap,
+                                             knobs.first_level, profile.seed, progress)
+    recipe = replace(knobs.second_level, epochs=epochs)
+    seconds, recs = two_level.second_levels(first, first_rec, teacher, teacher_rec, dataset,
+                                            smap, recipe, knobs.temperature, knobs.alpha,
+                                            profile.seed, progress)
+    outs = two_level.TwoLevel(smap, first, seconds).outputs(dataset.test)
+    labels = dataset.test.labels
+    pred = outs["labels"][outs["first"].argmax(1), torch.arange(len(labels))]
+    row = {"model": f"two-level {models.PRETTY[knobs.backbone]}, K={smap.k}",
+           "teacher": models.PRETTY[teacher_name], "second-level epochs": epochs,
+           **factors(pred, labels, smap),
+           "right superclass given %": 100 * two_level.oracle_accuracy(outs, labels, smap),
+           "distillation min": sum(r["timing"]["train_seconds"] for r in recs) / 60}
+    return row, pred == labels
+
+
+def run(profile, dataset, k: int, epochs: list[int], teachers: list[str],
+        progress: bool = True) -> dict:
+    """Rows for the profile's single backbones and every (teacher, epochs) variant, with each
+    variant's paired gain over every single backbone."""
+    smap = sc.learn_maps(profile, dataset)["maps"][k]
+    labels = dataset.test.labels
+    singles, right = [], {}
+    for name in profile.backbones:
+        model, _ = train.train_backbone(profile, name, dataset, progress)
+        logits = train.logits(model, dataset.test)
+        singles.append(single_row(name, logits, labels, smap))
+        right[name] = logits.argmax(1) == labels
+    variants = []
+    for teacher in teachers:
+        for e in epochs:
+            row, correct = variant(profile, dataset, smap, teacher, e, progress)
+            for name, single in right.items():
+                gain, se = paired_gain(single, correct)
+                row[f"gain over {models.PRETTY[name]} (points)"] = gain
+                row[f"gain over {models.PRETTY[name]} (SE)"] = se
+            variants.append(row)
+    return {"superclasses": list(smap.assignment), "singles": singles, "variants": variants}
+
+
+def header(profile, k: int) -> dict:
+    """What identifies a saved study: profile, backbone, K, the recipes it varies from."""
+    knobs = profile.two_level
+    return {"profile": profile.name, "backbone": knobs.backbone, "K": k,
+            "backbone_recipe": profile.backbones[knobs.backbone].key(),
+            "first_level": knobs.first_level.key(), "second_level": knobs.second_level.key(),
+            "temperature": knobs.temperature, "alpha": knobs.alpha,
+            "cpu": train.cpu_model(), "precision": train.precision(),
+            "started": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def load(profile, dataset, saved, k: int, epochs: list[int], teachers: list[str]) -> dict:
+    """The saved study whose setting (``header``, minus hardware and date) and superclasses
+    match the profile's, or a fresh run (cached models loaded, missing ones trained); the
+    result's ``source`` says which."""
+    want = header(profile, k)
+    same = [f for f in want if f not in ("cpu", "precision", "started")]
+    smap = sc.learn_maps(profile, dataset)["maps"][k]
+    for path in saved:
+        study = json.loads(Path(path).read_text())
+        if (all(study.get(f) == want[f] for f in same)
+                and study["superclasses"] == list(smap.assignment)):
+            return {**study, "source": f"saved run {Path(path).name} ({study['started']}, "
+                                       f"{study['cpu']}, {study['precision']})"}
+    return {**want, **run(profile, dataset, k, epochs, teachers, progress=False),
+            "source": "computed here"}
+
+
+def table(study: dict) -> pd.DataFrame:
+    """Singles and variants side by side: the two factors, the right-superclass bound and each
+    variant's paired gain over its own backbone."""
+    own = f"gain over {models.PRETTY[study['backbone']]}"
+    df = pd.DataFrame(study["singles"] + study["variants"])
+    df[f"vs single {models.PRETTY[study['backbone']]} (points ± SE)"] = [
+        f"{g:+.2f} ± {e:.2f}" if pd.notna(g) else "—"
+        for g, e in zip(df.get(f"{own} (points)", pd.Series([None] * len(df))),
+                        df.get(f"{own} (SE)", pd.Series([None] * len(df))))]
+    return df[["model", "teacher", "second-level epochs", "acc %", "superclass acc %", WITHIN,
+               "right superclass given %", df.columns[-1]]]
+
+
+def fig_factors(study: dict):
+    """Superclass accuracy against accuracy within the superclass, with iso-accuracy curves:
+    where each single backbone and each two-level variant sits."""
+    import matplotlib.pyplot as plt
+
+    rows = study["singles"] + study["variants"]
+    x = [r["superclass acc %"] for r in rows]
+    y = [r[WITHIN] for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    lo_x, hi_x = min(x) - 0.4, max(x) + 0.4
+    grid = torch.linspace(lo_x, hi_x, 50)
+    for acc in range(int(min(r["acc %"] for r in rows)), int(max(r["acc %"] for r in rows)) + 2):
+        ax.plot(grid, 100 * acc / grid, color="0.85", lw=0.8, zorder=0)
+        ax.annotate(f"{acc} %", (hi_x, 100 * acc / hi_x), fontsize=8, color="0.5",
+                    xytext=(2, 0), textcoords="offset points", va="center")
+    for r, xi, yi in zip(rows, x, y):
+        single = r["teacher"] == "—"
+        ax.scatter(xi, yi, marker="*" if single else "o", s=160 if single else 60,
+                   color="C3" if single else "C0", zorder=3)
+        label = (r["model"].removeprefix("single ") if single else
+                 f"{r['teacher']} teacher, {r['second-level epochs']} ep")
+        ax.annotate(label, (xi, yi), fontsize=8, xytext=(5, 4), textcoords="offset points")
+    ax.set(xlim=(lo_x, hi_x), ylim=(min(y) - 1, max(y) + 1), xlabel="superclass accuracy (%)",
+           ylabel="accuracy within the superclass (%)\n(given the right superclass)",
+           title=f"The two factors of accuracy, K = {study['K']} (grey: accuracy = x · y)")
+    return fig
+
+
+def claim(study: dict, singles: pd.DataFrame, two_gmacs: float) -> dict:
+    """The paper-vs-here row: does any variant beat its own backbone, or a larger single
+    backbone at fewer MACs, by more than 2 standard errors (paired)? And, measured, why not."""
+    own = models.PRETTY[study["backbone"]]
+    base = next(r for r in study["singles"] if r["model"] == f"single {own}")
+    best = max(study["variants"], key=lambda r: r["acc %"])
+    larger = singles[singles.GMACs > two_gmacs]
+    won = [f"{m} ({100 * two_gmacs / g:.0f} % of its GMACs)"
+           for m, g in zip(larger.model, larger.GMACs) if m != own and
+           best[f"gain over {m} (points)"] > 2 * best[f"gain over {m} (SE)"]]
+    beats_own = best[f"gain over {own} (points)"] > 2 * best[f"gain over {own} (SE)"]
+    teacher = next((r for r in study["singles"] if r["model"] == f"single {best['teacher']}"),
+                   None)
+    ours = (f"best variant ({best['teacher']} teacher, {best['second-level epochs']} epochs): "
+            f"{best['acc %']:.2f} % vs single {own} {base['acc %']:.2f} % "
+            f"({best[f'gain over {own} (points)']:+.2f} ± {best[f'gain over {own} (SE)']:.2f}); "
+            f"superclass accuracy {best['superclass acc %']:.2f} vs {base['superclass acc %']:.2f} "
+            f"%, within the superclass {best[WITHIN]:.2f} vs {base[WITHIN]:.2f} %; with the right "
+            f"superclass given {best['right superclass given %']:.2f} %"
+            + (f" (its teacher, restricted to the right superclass: "
+               f"{teacher['right superclass given %']:.2f} %)" if teacher else "")
+            + "; beats " + (", ".join(won) if won else "no larger single backbone"))
+    t1, t2 = papers.TWO_LEVEL_TABLE1["resnet18"], papers.TWO_LEVEL_TABLE2["resnet18"]
+    return report.claim(
+        "the two-level model beats its own single backbone (longer distillation, other "
+        "teachers; paired, whole test split)",
+        f"two-level ResNet-18 {t2['cifar10_acc']} % vs single {t1['cifar10_acc']} % "
+        f"(Tables 1–2, CIFAR-10)", ours,
+        "reproduced at this scale" if beats_own else
+        f"{report.DIVERGES} (not beyond 2 standard errors)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m edgelib.two_level_study", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--k", type=int, default=2)
+    ap.add_argument("--epochs", default="5,15", help="second-level epochs, comma-separated")
+    ap.add_argument("--teachers", help="comma-separated backbones of the profile (default: "
+                    "the profile's two_level.teacher)")
+    ap.add_argument("--out", help="write the study to this JSON file")
+    args = ap.parse_args(argv)
+    profile = profiles.get(args.profile)
+    teachers = args.teachers.split(",") if args.teachers else [profile.two_level.teacher]
+    unknown = [t for t in teachers if t not in profile.backbones]
+    if unknown:
+        raise SystemExit(f"unknown teacher(s) {unknown}; the {profile.name} profile trains "
+                         f"{', '.join(profile.backbones)}")
+    epochs = [int(e) for e in args.epochs.split(",")]
+    dataset = data.load("cifar10", profile.train_per_class, profile.test_per_class, profile.seed)
+    study = {**header(profile, args.k), **run(profile, dataset, args.k, epochs, teachers)}
+    for row in study["singles"] + study["variants"]:
+        print({key: round(v, 2) if isinstance(v, float) else v for key, v in row.items()})
+    if args.out:
+        Path(args.out).write_text(json.dumps(study, indent=1))
+
+
+if __name__ == "__main__":
+    main()
