@@ -115,11 +115,37 @@ def _split_history(h: dict, name: str) -> tuple[dict, dict]:
     return {name: h["test_acc"][-1], "history": train.curves(h)}, train.timing(h)
 
 
+class FrozenTrunk(nn.Module):
+    """Trains only the stages after the cut of ``net``: the trunk (up to the cut, which yields
+    FM) keeps its weights and batch-norm statistics."""
+
+    def __init__(self, net: models.StagedNet):
+        super().__init__()
+        self.net = net
+        self.trunk = net.stage_names[:net.stage_names.index(net.cut) + 1]
+        for name in self.trunk:
+            net.stages[name].requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for name in self.trunk:
+            self.net.stages[name].eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 def first_level(backbone: models.StagedNet, backbone_record: dict, dataset: data.Cifar,
-                smap: SuperclassMap, recipe: Recipe, seed: int, progress: bool = True):
-    """Fine-tune a copy of the trained ``backbone`` to predict the K superclasses (cached)."""
+                smap: SuperclassMap, recipe: Recipe, seed: int, progress: bool = True,
+                trunk: str = "fine-tuned"):
+    """Fine-tune a copy of the trained ``backbone`` to predict the K superclasses (cached).
+    ``trunk="frozen"`` fine-tunes only the stages after the cut, so FM is the backbone's own."""
+    if trunk not in ("fine-tuned", "frozen"):
+        raise ValueError(f"trunk must be 'fine-tuned' or 'frozen', got {trunk!r}")
     config = {"stage": "first_level", "backbone": backbone_record["config"],
-              "superclasses": list(smap.assignment), "recipe": recipe.key(), "seed": seed}
+              "superclasses": list(smap.assignment), "recipe": recipe.key(), "seed": seed,
+              **({"trunk": "frozen"} if trunk == "frozen" else {})}
     model = copy.deepcopy(backbone).cpu()
     train.seed_everything(seed)  # the new classifier's initialisation
     model.stages["head"].fc = nn.Linear(model.stages["head"].fc.in_features, smap.k)
@@ -129,7 +155,9 @@ def first_level(backbone: models.StagedNet, backbone_record: dict, dataset: data
     def fit(m):
         train.seed_everything(seed)
         loader = data.Loader(dataset.train, recipe.batch_size, train=True, seed=seed, labels=labels)
-        h = train.fit(m, loader, recipe, evaluate_on=test, desc="first level", progress=progress)
+        h = train.fit(FrozenTrunk(m) if trunk == "frozen" else m, loader, recipe,
+                      evaluate_on=test, desc="first level", progress=progress)
+        m.requires_grad_(True)
         return _split_history(h, "superclass_acc")
 
     return _cached("first_level", config, model, fit)

@@ -227,8 +227,11 @@ def recall_claim(gains: dict) -> dict:
         ours += f"; K={', '.join(map(str, never))}: the chosen thresholds never recall"
     wins = [k for k, (g, se, _) in used.items() if g > 2 * se]
     losses = [k for k, (g, se, _) in used.items() if g < -2 * se]
-    verdict = (f"{report.REPRODUCED} at K = {wins}" if wins else
-               f"{report.DIVERGES} (recall loses at K = {losses})" if losses else
+    ks = lambda found: ", ".join(map(str, found))  # noqa: E731
+    rest = [k for k in gains if k not in wins]
+    verdict = (f"{report.REPRODUCED} at K = {ks(wins)}"
+               + (f" (not at K = {ks(rest)})" if rest else "") if wins else
+               f"{report.DIVERGES} (recall loses at K = {ks(losses)})" if losses else
                f"{report.DIVERGES} (no gain beyond 2 standard errors at any K)")
     return report.claim(what, paper, ours + " (paired, report half)", verdict)
 

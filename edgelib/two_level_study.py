@@ -13,11 +13,14 @@ teacher's accuracy when its answer is restricted to the true superclass's classe
 (``restricted``) is what they are taught, and the two-level model's accuracy with the right
 superclass always given (``two_level.oracle_accuracy``) is what they reach.
 
-This module measures both factors for distillation variants: longer (second-level epochs) and
-with other teachers (the profile's larger single backbones), all on the same first level:
+This module measures both factors for distillation variants: longer (second-level epochs), with
+other teachers (the profile's larger single backbones), and on a first level whose trunk (the
+stages up to the cut, which compute FM) was left as the backbone trained it, only the stages
+after the cut fine-tuned for superclasses ("frozen"; the profile fine-tunes all of it):
 
-    python -m edgelib.two_level_study --profile cpu --k 2 --epochs 5,15 \\
-        --teachers resnet20,cifarnet --out figures/benchmarks/two_level_study_resnet20.json
+    python -m edgelib.two_level_study --profile cpu --k 2 \\
+        --variants fine-tuned:resnet20:5,fine-tuned:cifarnet:15,frozen:resnet20:5 \\
+        --out figures/benchmarks/two_level_study_resnet20.json
 
 Gains are paired (the same test images, whole test split: no threshold is chosen here, the
 model answers from one encoder without recall).
@@ -62,20 +65,23 @@ def restricted(logits: torch.Tensor, labels: torch.Tensor, smap) -> torch.Tensor
 def single_row(name: str, logits: torch.Tensor, labels: torch.Tensor, smap) -> dict:
     """A single backbone's factors and its accuracy restricted to the true superclass."""
     pred = logits.argmax(1)
-    return {"model": f"single {models.PRETTY[name]}", "teacher": "—", "second-level epochs": "—",
+    return {"model": f"single {models.PRETTY[name]}", "first-level trunk": "—", "teacher": "—",
+            "second-level epochs": "—",
             **factors(pred, labels, smap),
             "right superclass given %": 100 * (restricted(logits, labels, smap) == labels)
             .float().mean().item()}
 
 
-def variant(profile, dataset, smap, teacher_name: str, epochs: int, progress: bool = True):
-    """One two-level model (the profile's first level; second levels distilled from
-    ``teacher_name`` for ``epochs``): its row and its per-image correctness on the test split."""
+def variant(profile, dataset, smap, teacher_name: str, epochs: int, trunk: str = "fine-tuned",
+            progress: bool = True):
+    """One two-level model (the profile's first level, its trunk ``trunk``; second levels
+    distilled from ``teacher_name`` for ``epochs``): its row and its per-image correctness on
+    the test split."""
     knobs = profile.two_level
     backbone, backbone_rec = train.train_backbone(profile, knobs.backbone, dataset, progress)
     teacher, teacher_rec = train.train_backbone(profile, teacher_name, dataset, progress)
     first, first_rec = two_level.first_level(backbone, backbone_rec, dataset, smap,
-                                             knobs.first_level, profile.seed, progress)
+                                             knobs.first_level, profile.seed, progress, trunk)
     recipe = replace(knobs.second_level, epochs=epochs)
     seconds, recs = two_level.second_levels(first, first_rec, teacher, teacher_rec, dataset,
                                             smap, recipe, knobs.temperature, knobs.alpha,
@@ -84,17 +90,17 @@ def variant(profile, dataset, smap, teacher_name: str, epochs: int, progress: bo
     labels = dataset.test.labels
     pred = outs["labels"][outs["first"].argmax(1), torch.arange(len(labels))]
     row = {"model": f"two-level {models.PRETTY[knobs.backbone]}, K={smap.k}",
-           "teacher": models.PRETTY[teacher_name], "second-level epochs": epochs,
-           **factors(pred, labels, smap),
+           "first-level trunk": trunk, "teacher": models.PRETTY[teacher_name],
+           "second-level epochs": epochs, **factors(pred, labels, smap),
            "right superclass given %": 100 * two_level.oracle_accuracy(outs, labels, smap),
            "distillation min": sum(r["timing"]["train_seconds"] for r in recs) / 60}
     return row, pred == labels
 
 
-def run(profile, dataset, k: int, epochs: list[int], teachers: list[str],
+def run(profile, dataset, k: int, variants: list[tuple[str, str, int]],
         progress: bool = True) -> dict:
-    """Rows for the profile's single backbones and every (teacher, epochs) variant, with each
-    variant's paired gain over every single backbone."""
+    """Rows for the profile's single backbones and every (trunk, teacher, epochs) variant, with
+    each variant's paired gain over every single backbone."""
     smap = sc.learn_maps(profile, dataset)["maps"][k]
     labels = dataset.test.labels
     singles, right = [], {}
@@ -103,16 +109,15 @@ def run(profile, dataset, k: int, epochs: list[int], teachers: list[str],
         logits = train.logits(model, dataset.test)
         singles.append(single_row(name, logits, labels, smap))
         right[name] = logits.argmax(1) == labels
-    variants = []
-    for teacher in teachers:
-        for e in epochs:
-            row, correct = variant(profile, dataset, smap, teacher, e, progress)
-            for name, single in right.items():
-                gain, se = paired_gain(single, correct)
-                row[f"gain over {models.PRETTY[name]} (points)"] = gain
-                row[f"gain over {models.PRETTY[name]} (SE)"] = se
-            variants.append(row)
-    return {"superclasses": list(smap.assignment), "singles": singles, "variants": variants}
+    rows = []
+    for trunk, teacher, e in variants:
+        row, correct = variant(profile, dataset, smap, teacher, e, trunk, progress)
+        for name, single in right.items():
+            gain, se = paired_gain(single, correct)
+            row[f"gain over {models.PRETTY[name]} (points)"] = gain
+            row[f"gain over {models.PRETTY[name]} (SE)"] = se
+        rows.append(row)
+    return {"superclasses": list(smap.assignment), "singles": singles, "variants": rows}
 
 
 def header(profile, k: int) -> dict:
@@ -126,7 +131,7 @@ def header(profile, k: int) -> dict:
             "started": time.strftime("%Y-%m-%d %H:%M")}
 
 
-def load(profile, dataset, saved, k: int, epochs: list[int], teachers: list[str]) -> dict:
+def load(profile, dataset, saved, k: int, variants: list[tuple[str, str, int]]) -> dict:
     """The saved study whose setting (``header``, minus hardware and date) and superclasses
     match the profile's, or a fresh run (cached models loaded, missing ones trained); the
     result's ``source`` says which."""
@@ -139,7 +144,7 @@ def load(profile, dataset, saved, k: int, epochs: list[int], teachers: list[str]
                 and study["superclasses"] == list(smap.assignment)):
             return {**study, "source": f"saved run {Path(path).name} ({study['started']}, "
                                        f"{study['cpu']}, {study['precision']})"}
-    return {**want, **run(profile, dataset, k, epochs, teachers, progress=False),
+    return {**want, **run(profile, dataset, k, variants, progress=False),
             "source": "computed here"}
 
 
@@ -152,7 +157,7 @@ def table(study: dict) -> pd.DataFrame:
         f"{g:+.2f} ± {e:.2f}" if pd.notna(g) else "—"
         for g, e in zip(df.get(f"{own} (points)", pd.Series([None] * len(df))),
                         df.get(f"{own} (SE)", pd.Series([None] * len(df))))]
-    return df[["model", "teacher", "second-level epochs", "acc %", "superclass acc %", WITHIN,
+    return df[["model", "first-level trunk", "teacher", "second-level epochs", "acc %", "superclass acc %", WITHIN,
                "right superclass given %", df.columns[-1]]]
 
 
@@ -160,24 +165,40 @@ def fig_factors(study: dict):
     """Superclass accuracy against accuracy within the superclass, with iso-accuracy curves:
     where each single backbone and each two-level variant sits."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     rows = study["singles"] + study["variants"]
     x = [r["superclass acc %"] for r in rows]
     y = [r[WITHIN] for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = plt.subplots(figsize=(9, 5.4))
     lo_x, hi_x = min(x) - 0.4, max(x) + 0.4
     grid = torch.linspace(lo_x, hi_x, 50)
     for acc in range(int(min(r["acc %"] for r in rows)), int(max(r["acc %"] for r in rows)) + 2):
         ax.plot(grid, 100 * acc / grid, color="0.85", lw=0.8, zorder=0)
         ax.annotate(f"{acc} %", (hi_x, 100 * acc / hi_x), fontsize=8, color="0.5",
                     xytext=(2, 0), textcoords="offset points", va="center")
+    teachers = list(dict.fromkeys(r["teacher"] for r in study["variants"]))
+    epochs = sorted({r["second-level epochs"] for r in study["variants"]})
     for r, xi, yi in zip(rows, x, y):
-        single = r["teacher"] == "—"
-        ax.scatter(xi, yi, marker="*" if single else "o", s=160 if single else 60,
-                   color="C3" if single else "C0", zorder=3)
-        label = (r["model"].removeprefix("single ") if single else
-                 f"{r['teacher']} teacher, {r['second-level epochs']} ep")
-        ax.annotate(label, (xi, yi), fontsize=8, xytext=(5, 4), textcoords="offset points")
+        if r["teacher"] == "—":  # a single backbone: a labelled star
+            ax.scatter(xi, yi, marker="*", s=180, color="0.2", zorder=3)
+            ax.annotate(r["model"].removeprefix("single "), (xi, yi), fontsize=9,
+                        xytext=(6, 4), textcoords="offset points")
+            continue
+        colour = f"C{teachers.index(r['teacher'])}"
+        hollow = r["second-level epochs"] != epochs[0]
+        ax.scatter(xi, yi, marker="s" if r["first-level trunk"] == "frozen" else "o", s=70,
+                   facecolors="none" if hollow else colour, edgecolors=colour, linewidths=1.5,
+                   zorder=4)
+    handles = ([Line2D([], [], ls="", marker="*", ms=12, color="0.2", label="single backbone")]
+               + [Line2D([], [], ls="", marker="o", color=f"C{i}", label=f"teacher {t}")
+                  for i, t in enumerate(teachers)]
+               + [Line2D([], [], ls="", marker=m, color="0.3", label=f"first-level trunk {t}")
+                  for m, t in (("o", "fine-tuned"), ("s", "frozen"))]
+               + [Line2D([], [], ls="", marker="o", color="0.3",
+                         markerfacecolor="0.3" if e == epochs[0] else "none",
+                         label=f"{e} distillation epochs") for e in epochs])
+    ax.legend(handles=handles, fontsize=8, loc="upper left")
     ax.set(xlim=(lo_x, hi_x), ylim=(min(y) - 1, max(y) + 1), xlabel="superclass accuracy (%)",
            ylabel="accuracy within the superclass (%)\n(given the right superclass)",
            title=f"The two factors of accuracy, K = {study['K']} (grey: accuracy = x · y)")
@@ -197,7 +218,8 @@ def claim(study: dict, singles: pd.DataFrame, two_gmacs: float) -> dict:
     beats_own = best[f"gain over {own} (points)"] > 2 * best[f"gain over {own} (SE)"]
     teacher = next((r for r in study["singles"] if r["model"] == f"single {best['teacher']}"),
                    None)
-    ours = (f"best variant ({best['teacher']} teacher, {best['second-level epochs']} epochs): "
+    ours = (f"best variant ({best['first-level trunk']} first-level trunk, {best['teacher']} "
+            f"teacher, {best['second-level epochs']} epochs): "
             f"{best['acc %']:.2f} % vs single {own} {base['acc %']:.2f} % "
             f"({best[f'gain over {own} (points)']:+.2f} ± {best[f'gain over {own} (SE)']:.2f}); "
             f"superclass accuracy {best['superclass acc %']:.2f} vs {base['superclass acc %']:.2f} "
@@ -209,7 +231,7 @@ def claim(study: dict, singles: pd.DataFrame, two_gmacs: float) -> dict:
     t1, t2 = papers.TWO_LEVEL_TABLE1["resnet18"], papers.TWO_LEVEL_TABLE2["resnet18"]
     return report.claim(
         "the two-level model beats its own single backbone (longer distillation, other "
-        "teachers; paired, whole test split)",
+        "teachers, a frozen first-level trunk; paired, whole test split)",
         f"two-level ResNet-18 {t2['cifar10_acc']} % vs single {t1['cifar10_acc']} % "
         f"(Tables 1–2, CIFAR-10)", ours,
         "reproduced at this scale" if beats_own else
@@ -223,20 +245,26 @@ def main(argv: list[str] | None = None) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--k", type=int, default=2)
-    ap.add_argument("--epochs", default="5,15", help="second-level epochs, comma-separated")
-    ap.add_argument("--teachers", help="comma-separated backbones of the profile (default: "
-                    "the profile's two_level.teacher)")
+    ap.add_argument("--variants", help="comma-separated TRUNK:TEACHER:EPOCHS, TRUNK one of "
+                    "fine-tuned / frozen (only the first level's stages after the cut "
+                    "fine-tuned), TEACHER a backbone of the profile, EPOCHS of distillation "
+                    "(default: the profile's own, fine-tuned:<teacher>:<epochs>)")
     ap.add_argument("--out", help="write the study to this JSON file")
     args = ap.parse_args(argv)
     profile = profiles.get(args.profile)
-    teachers = args.teachers.split(",") if args.teachers else [profile.two_level.teacher]
-    unknown = [t for t in teachers if t not in profile.backbones]
-    if unknown:
-        raise SystemExit(f"unknown teacher(s) {unknown}; the {profile.name} profile trains "
-                         f"{', '.join(profile.backbones)}")
-    epochs = [int(e) for e in args.epochs.split(",")]
+    knobs = profile.two_level
+    specs = (args.variants or f"fine-tuned:{knobs.teacher}:{knobs.second_level.epochs}").split(",")
+    try:
+        variants = [(t, te, int(e)) for t, te, e in (v.split(":") for v in specs)]
+    except ValueError:
+        raise SystemExit(f"bad --variants {args.variants!r}: want TRUNK:TEACHER:EPOCHS,…")
+    bad = [v for v in variants if v[0] not in ("fine-tuned", "frozen")
+           or v[1] not in profile.backbones or v[2] < 1]
+    if bad:
+        raise SystemExit(f"bad variant(s) {bad}: trunk fine-tuned or frozen, teacher one of "
+                         f"{', '.join(profile.backbones)}, epochs ≥ 1")
     dataset = data.load("cifar10", profile.train_per_class, profile.test_per_class, profile.seed)
-    study = {**header(profile, args.k), **run(profile, dataset, args.k, epochs, teachers)}
+    study = {**header(profile, args.k), **run(profile, dataset, args.k, variants)}
     for row in study["singles"] + study["variants"]:
         print({key: round(v, 2) if isinstance(v, float) else v for key, v in row.items()})
     if args.out:

@@ -122,9 +122,11 @@ def test_02_recall_without_recall_is_not_tested():
                         "resnet20")
     assert claims.verdict.iloc[-1] == report.NOTHING_FEASIBLE
     mixed = tlr.recall_claim({2: (0.0, 0.0, 0.0), 3: (-1.0, 0.2, 0.1), 4: (0.1, 0.2, 0.1)})
-    assert mixed["verdict"] == f"{report.DIVERGES} (recall loses at K = [3])"
+    assert mixed["verdict"] == f"{report.DIVERGES} (recall loses at K = 3)"
     assert "K=2: the chosen thresholds never recall" in mixed["ours"]
     assert tlr.recall_claim({3: (1.0, 0.2, 0.1)})["verdict"].startswith(report.REPRODUCED)
+    assert tlr.recall_claim({2: (0.0, 0.0, 0.0), 4: (0.44, 0.16, 0.05)})["verdict"] == (
+        f"{report.REPRODUCED} at K = 4 (not at K = 2)")
 
 
 def _study_row(method, k, parts, sil, known=None):

@@ -50,3 +50,25 @@ def test_subset_with_classes_the_split_lacks():
     split = data.Split(torch.zeros(3, 3, 32, 32, dtype=torch.uint8), torch.tensor([0, 5, 1]))
     picked, local = two_level.subset(split, [1, 5, 96])
     assert picked.labels.tolist() == [5, 1] and local.tolist() == [1, 0]
+
+
+def test_a_frozen_trunk_keeps_the_backbone_feature_map(tmp_path, data_dir):
+    """Only the stages after the cut learn: FM (and the trunk's batch-norm statistics) stay."""
+    from dataclasses import replace
+
+    from edgelib import profiles, superclasses as sc, train, user_data
+    from test_user_data import _folder
+
+    ds = user_data.from_image_folder(_folder(tmp_path / "fruit"))
+    P = profiles.get("smoke")
+    T = P.two_level
+    backbone, rec = train.train_backbone(P, T.backbone, ds, progress=False)
+    smap = sc.SuperclassMap(ds.name, 2, (0, 0, 1, 1), {"by": "hand"})
+    first, first_rec = two_level.first_level(backbone, rec, ds, smap, T.first_level, P.seed,
+                                             progress=False, trunk="frozen")
+    x = ds.test.images[:4].float() / 255
+    with torch.no_grad():
+        assert torch.equal(first.eval().head_until(x), backbone.eval().head_until(x))
+    assert first_rec["config"]["trunk"] == "frozen"
+    with pytest.raises(ValueError, match="trunk must be"):
+        two_level.first_level(backbone, rec, ds, smap, T.first_level, P.seed, trunk="thawed")

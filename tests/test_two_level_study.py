@@ -38,9 +38,11 @@ def _fruit(tmp_path):
 
 def test_run_measures_variants_against_every_single(tmp_path, data_dir):
     ds, P = _fruit(tmp_path)
-    out = study.run(P, ds, 2, [1, 2], ["resnet20"], progress=False)
+    out = study.run(P, ds, 2, [("fine-tuned", "resnet20", 1), ("frozen", "resnet20", 2)],
+                    progress=False)
     assert [r["model"] for r in out["singles"]] == ["single ResNet-20"]
-    assert [r["second-level epochs"] for r in out["variants"]] == [1, 2]
+    assert [(r["first-level trunk"], r["second-level epochs"]) for r in out["variants"]] == [
+        ("fine-tuned", 1), ("frozen", 2)]
     row = out["variants"][0]
     assert row["acc %"] == pytest.approx(
         row["superclass acc %"] * row["within-superclass acc % (given the right superclass)"]
@@ -52,18 +54,20 @@ def test_run_measures_variants_against_every_single(tmp_path, data_dir):
 
 def test_load_reads_a_matching_saved_study_only(tmp_path, data_dir):
     ds, P = _fruit(tmp_path)
-    fresh = study.load(P, ds, [], 2, [1], ["resnet20"])
+    fresh = study.load(P, ds, [], 2, [("fine-tuned", "resnet20", 1)])
     assert fresh["source"] == "computed here" and len(fresh["variants"]) == 1
     saved = {**{k: v for k, v in fresh.items() if k != "source"}, "variants": []}
     match = tmp_path / "match.json"
     match.write_text(json.dumps(saved))
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**saved, "alpha": 0.5}))
-    assert study.load(P, ds, [other, match], 2, [1], ["resnet20"])["source"].startswith(
+    assert study.load(P, ds, [other, match], 2, [])["source"].startswith(
         "saved run match.json")
-    assert study.load(P, ds, [other], 2, [1], ["resnet20"])["source"] == "computed here"
+    again = study.load(P, ds, [other], 2, [("fine-tuned", "resnet20", 1)])
+    assert again["source"] == "computed here"
 
 
-def test_cli_rejects_an_unknown_teacher():
-    with pytest.raises(SystemExit, match="unknown teacher"):
-        study.main(["--profile", "smoke", "--teachers", "vgg99"])
+def test_cli_rejects_bad_variants():
+    for bad in ("frozen:vgg99:5", "thawed:resnet20:5", "fine-tuned:resnet20:0", "resnet20:5"):
+        with pytest.raises(SystemExit, match="bad (--)?variant"):
+            study.main(["--profile", "smoke", "--variants", bad])
