@@ -127,6 +127,8 @@ def test_02_recall_without_recall_is_not_tested():
     assert tlr.recall_claim({3: (1.0, 0.2, 0.1)})["verdict"].startswith(report.REPRODUCED)
     assert tlr.recall_claim({2: (0.0, 0.0, 0.0), 4: (0.44, 0.16, 0.05)})["verdict"] == (
         f"{report.REPRODUCED} at K = 4 (not at K = 2)")
+    assert tlr.recall_claim({2: (0.0, 0.0, 0.0), 4: (0.44, 0.16, 0.05)}, unstable=(4,))[
+        "verdict"].endswith("at K = 4 the partition changes with the seed")
 
 
 def _study_row(method, k, parts, sil, known=None):
