@@ -1,4 +1,4 @@
-"""Can the two-level model beat its own backbone? (issue 10 §3; notebook 02, section 6)
+"""Can the two-level model beat its own backbone? (issue 10 §3; notebook 02, section 5)
 
 Without recall, a two-level model is right when its first level picks the right superclass
 *and* that superclass's encoder picks the right class:
@@ -151,7 +151,8 @@ def load(profile, dataset, saved, k: int, variants: list[tuple[str, str, int]]) 
             "source": "computed here"}
 
 
-def _pm(row: dict, what: str) -> str:
+def _gain_text(row: dict, what: str) -> str:
+    """A row's paired gain over ``what`` as "+g ± se" (— where it has none)."""
     g, e = row.get(f"gain over {what} (points)"), row.get(f"gain over {what} (SE)")
     return "—" if g is None or pd.isna(g) else f"{g:+.2f} ± {e:.2f}"
 
@@ -165,8 +166,8 @@ def table(study: dict) -> pd.DataFrame:
                              "acc %", "superclass acc %", WITHIN, "right superclass given %"]]
     for single in study["singles"]:
         name = single["model"].removeprefix("single ")
-        df[f"vs {name}"] = [_pm(r, name) for r in rows]
-    df["vs the first variant"] = [_pm(r, "the first variant") for r in rows]
+        df[f"vs {name}"] = [_gain_text(r, name) for r in rows]
+    df["vs the first variant"] = [_gain_text(r, "the first variant") for r in rows]
     return df
 
 
@@ -198,17 +199,13 @@ def fig_factors(study: dict):
         # colour and size by teacher (later teachers smaller, drawn on top: coincident points
         # stay visible), shape by trunk, hollow for the longer distillation
         i = teachers.index(r["teacher"])
-        style = {"marker": "s" if r["first-level trunk"] == "frozen" else "o",
-                 "color": f"C{i}", "hollow": r["second-level epochs"] != epochs[0],
-                 "size": 13 - 5 * i}
-        ax.plot(xi, yi, ls="", marker=style["marker"], ms=style["size"], mew=1.8,
-                color=style["color"], mfc="none" if style["hollow"] else style["color"],
-                zorder=4 + i)
-        handles.append(Line2D([], [], ls="", marker=style["marker"], ms=style["size"], mew=1.8,
-                              color=style["color"],
-                              mfc="none" if style["hollow"] else style["color"],
-                              label=f"{r['first-level trunk']} trunk, {r['teacher']} teacher, "
-                                    f"{r['second-level epochs']} ep"))
+        colour, hollow = f"C{i}", r["second-level epochs"] != epochs[0]
+        line, = ax.plot(xi, yi, ls="", marker="s" if r["first-level trunk"] == "frozen" else "o",
+                        ms=max(13 - 5 * i, 4), mew=1.8, color=colour,
+                        mfc="none" if hollow else colour, zorder=4 + i,
+                        label=f"{r['first-level trunk']} trunk, {r['teacher']} teacher, "
+                              f"{r['second-level epochs']} ep")
+        handles.append(line)
     ax.legend(handles=handles, fontsize=8, loc="upper left", title="two-level variants",
               title_fontsize=8)
     ax.set(xlim=(lo_x, hi_x), ylim=(min(y) - 1, max(y) + 1), xlabel="superclass accuracy (%)",
@@ -240,7 +237,7 @@ def claim(study: dict, singles: pd.DataFrame, two_gmacs: float) -> dict:
             + (f" (its teacher, restricted to the right superclass: "
                f"{teacher['right superclass given %']:.2f} %)" if teacher else "")
             + "; against the single backbones with more GMACs: "
-            + ", ".join(f"{m} {_pm(best, m)}" for m in larger.model if m != own)
+            + ", ".join(f"{m} {_gain_text(best, m)}" for m in larger.model if m != own)
             + " — beats " + (", ".join(won) if won else "none by > 2 standard errors"))
     below = [r[f"gain over {own} (points)"] for r in study["variants"]]
     worst_z = min(-r[f"gain over {own} (points)"] / r[f"gain over {own} (SE)"]
