@@ -1,9 +1,15 @@
-"""Device and edge-server processes talking over real (loopback) sockets with a shaped link.
+"""The edge runtime: one transport (the Open Inference Protocol over gRPC) for every experiment.
 
-- ``link``: named link profiles (bandwidth + one-way latency) and the token bucket that enforces
-  them in the sender;
-- ``protocol``: tensors on the wire as a JSON header + raw little-endian bytes (never pickle);
-- ``edge_server``: a ZeroMQ server process that runs a slice of a branchy network's layers;
-- ``device``: the client that runs its own slice on a dilated device platform, ships the
-  feature through the shaped link, and times the whole request end to end.
+- ``oip``: the wire contract — tensors as raw little-endian bytes, the request and response
+  parameters the papers need (documented there, in one place), checks of every field;
+- ``hosted``: the models a server hosts (a torch module with a declared signature), by kind;
+- ``queues``: one bounded queue per model, workers on a platform, moving-average service time,
+  the estimated waiting time, deadlines, pluggable dispatch policies;
+- ``server``: the grpc.aio server (``python -m edgelib.system.server --config FILE``);
+- ``config``: the deployment file — servers, addresses, platforms, models;
+- ``client``: the device client on tritonclient (sync and aio), links, fan-out, failover;
+- ``processes``: servers as real separate processes;
+- ``link`` and ``shaping``: link profiles, the sender-side token bucket, and real traffic
+  shaping with Linux tc (network namespaces, veth, tbf);
+- ``split``: the branchy AlexNet's partitioned inference over the runtime (notebook 06).
 """

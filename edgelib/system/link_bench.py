@@ -1,0 +1,75 @@
+"""Achieved vs configured bandwidth of both kinds of shaping, at 0.1, 1, 10 and 100 Mbit/s.
+
+- ``tc``: a ``shaping.ShapedHost`` with its tbf rates set so that TCP payload moves at the
+  configured bandwidth; measured with a plain TCP transfer each way (``measure_bandwidth``) and
+  with the runtime (an echo model in the namespace: request and reply bytes over the round trip);
+- ``token-bucket``: the runtime's client charging the same echo round trip on loopback.
+
+Each transfer carries about two seconds of traffic each way (at least 100 kB), so the tbf burst
+and the per-request overhead are small beside it. Payload bytes count, not headers.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import client, config, processes, shaping
+from .link import Link
+
+MBITS = (0.1, 1.0, 10.0, 100.0)
+
+
+def _echo_round_trip(address: str, link: Link, mode: str, nbytes: int) -> float:
+    """Achieved payload bytes/s of one echo round trip (request + reply bytes / total time)."""
+    x = np.zeros((1, nbytes // 4), np.float32)
+    with client.Client(address, link, mode) as c:
+        c.infer("echo", x[:, :256], timeout_s=60)  # warm-up
+        r = c.infer("echo", x, timeout_s=120)
+    return (r.sent_bytes + r.received_bytes) / (r.total_ms / 1e3)
+
+
+def _config(d: str, host: str) -> Path:
+    return config.write(Path(d) / "links.json", {"s": {"host": host, "load": ["echo"],
+                                                       "max_message_bytes": 64 * 2 ** 20}},
+                        {"echo": {"kind": "echo", "shape": [-1]}})
+
+
+def run(mbits=MBITS) -> list[dict]:
+    rows = []
+    ok, why = shaping.available()
+    with tempfile.TemporaryDirectory() as d:
+        with processes.ServerProcess(_config(d, "127.0.0.1"), "s") as server:
+            for mb in mbits:
+                link = Link(f"{mb:g} Mbit/s", mb * 1e6 / 8)
+                n = max(100_000, int(2 * link.bandwidth))
+                got = _echo_round_trip(server.address, link, "token-bucket", n)
+                rows.append({"shaping": "token-bucket", "path": "runtime echo round trip",
+                             "configured_Mbit/s": mb, "achieved_Mbit/s": 8 * got / 1e6})
+                print(rows[-1], flush=True)
+        if not ok:
+            rows.append({"shaping": "tc", "skipped": why})
+            print(rows[-1], flush=True)
+            return rows
+        with shaping.ShapedHost("linkbench", 1e9, 1e9) as host, processes.ServerProcess(
+                _config(d, host.address), "s", prefix=host.command([])) as server:
+            for mb in mbits:
+                link = Link(f"{mb:g} Mbit/s", mb * 1e6 / 8)
+                bps = mb * 1e6 / shaping.goodput_factor(host.mtu)
+                host.set_rates(bps, bps)
+                n = max(100_000, int(2 * link.bandwidth))
+                for direction in ("up", "down"):
+                    got = shaping.measure_bandwidth(host, n, direction)
+                    rows.append({"shaping": "tc", "path": f"TCP transfer, {direction}",
+                                 "configured_Mbit/s": mb, "achieved_Mbit/s": 8 * got / 1e6})
+                    print(rows[-1], flush=True)
+                got = _echo_round_trip(server.address, link, "tc", n)
+                rows.append({"shaping": "tc", "path": "runtime echo round trip",
+                             "configured_Mbit/s": mb, "achieved_Mbit/s": 8 * got / 1e6})
+                print(rows[-1], flush=True)
+    for r in rows:
+        if "achieved_Mbit/s" in r:
+            r["achieved / configured"] = r["achieved_Mbit/s"] / r["configured_Mbit/s"]
+    return rows
