@@ -10,7 +10,9 @@ the measurement:
 - *averaged layers*: the same formula with the averaged per-layer measurements;
 - *calibrated*: the platforms' measured compute of each slice and the runtime's measured
   per-request overhead, from a separate calibration pass (other images, an unshaped link),
-  plus bytes / bandwidth: what Edgent's model leaves out, measured and added back.
+  plus the link's time for the bytes: what Edgent's model leaves out, measured and added back.
+  Under ``tc`` shaping the link's time is (bytes − the burst an idle tbf passes at once) /
+  bandwidth per direction (``shaping.burst_bytes``), bytes / bandwidth otherwise.
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ def _choices(searches: dict[str, PartitionSearch], bandwidths_mb, requirement_ms
         for mb in bandwidths_mb:
             d = s.decide(wifi(mb).bandwidth, requirement_ms)
             yield o, mb, d or s.device_only(wifi(mb).bandwidth), d is not None
+
+
+def link_time_ms(link: Link, sent: int, received: int, shaping_mode: str) -> float:
+    """The link's share of one request: each direction's bytes at the link's bandwidth, less the
+    tbf burst that an idle link passes at once when traffic control shapes it."""
+    free = 0
+    if shaping_mode == "tc":
+        from .system import shaping
+        bps = 8 * link.bandwidth / shaping.goodput_factor()
+        free = shaping.burst_bytes(bps) * shaping.goodput_factor()
+    return 1e3 * sum(max(0.0, n - free) for n in (sent, received) if n) / link.bandwidth
 
 
 def calibrate(model, runtime, choices, images: data.Split, device: platforms.Platform) -> dict:
@@ -55,7 +68,8 @@ def measured_runs(model, runtime, searches: dict[str, PartitionSearch],
                   bandwidths_mb, requests: int, seed: int) -> tuple[pd.DataFrame, dict]:
     """Run Alg. 1's choices over the runtime; one row per (orientation, bandwidth), and the
     calibration. The test images are a class-stratified draw of ``requests`` (the calibration
-    another draw); one warm-up request per setting is discarded."""
+    another draw); one warm-up request per setting is discarded; times are medians over the
+    requests (the mean and standard deviation of the end-to-end time are kept beside)."""
     pi = platforms.get("raspberry-pi-4")
     images = data.stratified(test, requests, seed)
     choices = list(_choices(searches, bandwidths_mb, requirement_ms))
@@ -80,11 +94,13 @@ def measured_runs(model, runtime, searches: dict[str, PartitionSearch],
             "predicted_ms (regression)": d.latency_ms,
             "predicted_ms (averaged layers)":
                 measured[o].latencies(link.bandwidth)[d.exit - 1][d.point],
-            "predicted_ms (calibrated)": c["device_ms"] + c["edge_ms"] + link_ms
-                + (cal["overhead_ms"] if sent else 0.0),
-            "measured_ms": np.mean(measured_ms), "measured_std_ms": np.std(measured_ms),
-            "device_ms": np.mean([r["device_ms"] for r in runs]),
-            "edge_ms": np.mean([r["edge_ms"] for r in runs]),
+            "predicted_ms (calibrated)": c["device_ms"] + c["edge_ms"] + (
+                cal["overhead_ms"] + link_time_ms(link, sent, received, runs[0]["shaping"])
+                if sent else 0.0),
+            "measured_ms": np.median(measured_ms), "measured_mean_ms": np.mean(measured_ms),
+            "measured_std_ms": np.std(measured_ms),
+            "device_ms": np.median([r["device_ms"] for r in runs]),
+            "edge_ms": np.median([r["edge_ms"] for r in runs]),
             "predicted_device_ms": ex.device_ms[on_device].sum(),
             "predicted_edge_ms": ex.edge_ms[on_edge].sum(),
             "bytes_sent": sent, "bytes_received": received, "link_ms": link_ms,

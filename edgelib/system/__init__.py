@@ -3,8 +3,8 @@
 - ``oip``: the wire contract — tensors as raw little-endian bytes, the request and response
   parameters the papers need (documented there, in one place), checks of every field;
 - ``hosted``: the models a server hosts (a torch module with a declared signature), by kind;
-- ``queues``: one bounded queue per model, workers on a platform, moving-average service time,
-  the estimated waiting time, deadlines, pluggable dispatch policies;
+- ``queues``: one bounded queue per model, one executor on the platform (the main thread),
+  moving-average service times, the estimated waiting time, deadlines, dispatch policies;
 - ``server``: the grpc.aio server (``python -m edgelib.system.server --config FILE``);
 - ``config``: the deployment file — servers, addresses, platforms, models;
 - ``client``: the device client on tritonclient (sync and aio), links, fan-out, failover;

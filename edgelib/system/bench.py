@@ -122,6 +122,30 @@ async def _load_level(address: str, clients: int, requests: int) -> dict:
             "throughput_per_s": len(latencies) / wall, **_percentiles(latencies)}
 
 
+def table(path: Path) -> str:
+    """A saved run as Markdown: overhead, load, links (``--table``)."""
+    import pandas as pd
+
+    from ..report import to_markdown
+
+    run = json.loads(Path(path).read_text())
+    o = run["overhead"]
+    rows = [{"request": k, "p50 ms": v["p50_ms"], "p99 ms": v["p99_ms"]}
+            for k, v in o.items() if isinstance(v, dict)]
+    lines = [f"{run['cpu']}, {run['threads']} threads, {run['started']}", "",
+             to_markdown(pd.DataFrame(rows), ".3g"), "",
+             *(f"- {k}: {v:.3f}" for k, v in o.items() if not isinstance(v, dict)), "",
+             to_markdown(pd.DataFrame(run["load"])[["clients", "throughput_per_s", "p50_ms",
+                                                    "p99_ms"]], ".4g")]
+    if run.get("links"):
+        links = pd.DataFrame([r for r in run["links"] if "achieved_Mbit/s" in r])
+        lines += ["", to_markdown(links.pivot_table(index=["shaping", "path"],
+                                                    columns="configured_Mbit/s",
+                                                    values="achieved / configured").reset_index(),
+                                  ".3f")]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m edgelib.system bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,7 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--load-requests", type=int, default=800, help="per concurrency level")
     ap.add_argument("--no-links", action="store_true", help="skip the bandwidth part")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--table", type=Path, help="print a saved run as Markdown and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        print(table(args.table))
+        return
     header = {"cpu": train.cpu_model(), "threads": torch.get_num_threads(),
               "started": time.strftime("%Y-%m-%d %H:%M")}
     print(" | ".join(f"{k}: {v}" for k, v in header.items()), flush=True)

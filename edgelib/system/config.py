@@ -11,7 +11,7 @@ on 127.0.0.1) and across real machines (each server's ``host`` its own address):
       },
       "models": {
         "tail": {"kind": "branchy_slice", "weights": "w.pt", "width": 64, "exit": 3,
-                 "start": 5, "max_queue": 64, "workers": 1},
+                 "start": 5, "max_queue": 64},
         "spare": {"kind": "echo", "features": 16}
       }
     }
@@ -19,7 +19,7 @@ on 127.0.0.1) and across real machines (each server's ``host`` its own address):
 ``host`` defaults to 127.0.0.1 (binding elsewhere must be written down); ``port`` 0 picks a free
 port. ``load`` lists the models loaded at start; ``repository`` those RepositoryModelLoad may
 load (default: every model of the file). A model's ``kind`` and arguments are those of
-``edgelib.system.hosted``; ``workers`` and ``alpha`` (the moving average's weight) configure its
+``edgelib.system.hosted``; ``alpha`` (the moving average's weight, default 0.2) configures its
 queue. Relative weight paths are relative to the config file.
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .. import platforms
 
-QUEUE_KEYS = ("workers", "alpha")
+QUEUE_KEYS = ("alpha",)
 
 
 @dataclass(frozen=True)

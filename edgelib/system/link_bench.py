@@ -3,7 +3,8 @@
 - ``tc``: a ``shaping.ShapedHost`` with its tbf rates set so that TCP payload moves at the
   configured bandwidth; measured with a plain TCP transfer each way (``measure_bandwidth``) and
   with the runtime (an echo model in the namespace: request and reply bytes over the round trip);
-- ``token-bucket``: the runtime's client charging the same echo round trip on loopback.
+- ``token-bucket``: a plain TCP transfer on loopback paced chunk by chunk by
+  ``link.TokenBucket``, and the runtime's client charging the same echo round trip.
 
 Each transfer carries about two seconds of traffic each way (at least 100 kB), so the tbf burst
 and the per-request overhead are small beside it. Payload bytes count, not headers.
@@ -11,13 +12,16 @@ and the per-request overhead are small beside it. Payload bytes count, not heade
 
 from __future__ import annotations
 
+import socket
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
 from . import client, config, processes, shaping
-from .link import Link
+from .link import Link, TokenBucket
 
 MBITS = (0.1, 1.0, 10.0, 100.0)
 
@@ -29,6 +33,36 @@ def _echo_round_trip(address: str, link: Link, mode: str, nbytes: int) -> float:
         c.infer("echo", x[:, :256], timeout_s=60)  # warm-up
         r = c.infer("echo", x, timeout_s=120)
     return (r.sent_bytes + r.received_bytes) / (r.total_ms / 1e3)
+
+
+def _token_bucket_tcp(link: Link, nbytes: int, chunk: int = 16 * 1024) -> float:
+    """Achieved payload bytes/s of ``nbytes`` sent over loopback TCP, paced by a token bucket
+    (from the first byte sent to the receiver's one-byte acknowledgement)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def sink():
+        conn, _ = listener.accept()
+        with conn:
+            left = nbytes
+            while left > 0:
+                left -= len(conn.recv(min(left, 1 << 20)))
+            conn.sendall(b"k")
+    thread = threading.Thread(target=sink, daemon=True)
+    thread.start()
+    bucket = TokenBucket(link.bandwidth, 4 * chunk)  # room for a late wake-up to be made up
+    bucket.tokens = 0.0  # start empty: n / bandwidth
+    data = bytes(chunk)
+    with socket.create_connection(listener.getsockname(), timeout=60) as s:
+        start = time.perf_counter()
+        for at in range(0, nbytes, chunk):
+            n = min(chunk, nbytes - at)
+            bucket.consume(n)
+            s.sendall(data[:n])
+        s.recv(1)
+        elapsed = time.perf_counter() - start
+    thread.join(10)
+    listener.close()
+    return nbytes / elapsed
 
 
 def _config(d: str, host: str) -> Path:
@@ -45,6 +79,10 @@ def run(mbits=MBITS) -> list[dict]:
             for mb in mbits:
                 link = Link(f"{mb:g} Mbit/s", mb * 1e6 / 8)
                 n = max(100_000, int(2 * link.bandwidth))
+                got = _token_bucket_tcp(link, n)
+                rows.append({"shaping": "token-bucket", "path": "TCP transfer",
+                             "configured_Mbit/s": mb, "achieved_Mbit/s": 8 * got / 1e6})
+                print(rows[-1], flush=True)
                 got = _echo_round_trip(server.address, link, "token-bucket", n)
                 rows.append({"shaping": "token-bucket", "path": "runtime echo round trip",
                              "configured_Mbit/s": mb, "achieved_Mbit/s": 8 * got / 1e6})

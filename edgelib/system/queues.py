@@ -1,12 +1,16 @@
-"""Per-model bounded queues, worker threads on a platform, and the estimated waiting time.
+"""Per-model bounded queues, one executor on the platform, and the estimated waiting time.
 
-Each hosted model gets one ``ModelQueue``: a bounded FIFO of jobs and worker thread(s) that run
-the model under the server's platform (its slowdown applied as a wait, as ``edgelib.platforms``
-defines). The queue keeps an exponential moving average of the model's service time, so that
-its estimated waiting time — queue length × moving average + what remains of the running
-request — can be read at any moment without waiting for the workers (the two-level paper's load
-balancing asks exactly this). A job whose deadline passes while it is queued is dropped, never
-computed; a full queue refuses new jobs.
+Each hosted model gets one ``ModelQueue``: a bounded FIFO of jobs and an exponential moving
+average of the model's service time. One ``Executor`` runs every queue's jobs in arrival order
+under the server's platform (its threads; its slowdown applied as a wait, as
+``edgelib.platforms`` defines) **on the process's main thread**: PyTorch's intra-op parallelism
+driven from any other thread was measured 1.3–1.7× slower here (a branchy-AlexNet slice, 2
+threads: 1.8 ms on the main thread, 2.4–3.0 ms on a worker thread), which would misstate the
+edge platform. A model's estimated waiting time — what is queued ahead × each model's moving
+average + what remains of the running request — can be read at any moment without waiting for
+the executor (the two-level paper's load balancing asks exactly this); with one executor the
+jobs ahead are those of every queue. A job whose deadline passes while it is queued is dropped,
+never computed; a full queue refuses new jobs.
 
 A dispatch policy chooses, per request, which model's queue serves it: ``policy(asked, queues)``
 returns a name in ``queues``. ``fifo`` serves every request on the model it asked for; the
@@ -71,114 +75,150 @@ def fifo(asked: str, queues: Mapping[str, "ModelQueue"]) -> str:
 
 
 class ModelQueue:
-    def __init__(self, model: HostedModel, platform: platforms.Platform, workers: int = 1,
-                 alpha: float = 0.2):
-        if not 0 < alpha <= 1 or workers < 1:
-            raise ValueError(f"need 0 < alpha <= 1 and workers >= 1, got {alpha}, {workers}")
-        self.model, self.platform, self.alpha = model, platform, alpha
+    """One model's bounded FIFO, its moving-average service time and its counters."""
+
+    def __init__(self, model: HostedModel, executor: "Executor", alpha: float = 0.2):
+        if not 0 < alpha <= 1:
+            raise ValueError(f"need 0 < alpha <= 1, got {alpha}")
+        self.model, self.executor, self.alpha = model, executor, alpha
         self.jobs: collections.deque[Job] = collections.deque()
-        self.cv = threading.Condition()
         self.counters = Counters()
         self.average_s: float | None = None  # moving average of the service time
-        self.running: dict[int, float] = {}  # worker id -> monotonic start of its job
-        self.stopping = False
-        self.threads = [threading.Thread(target=self._work, args=(i,), daemon=True,
-                                         name=f"{model.name}-{i}") for i in range(workers)]
+        self.stopped = False
 
-    def start(self, warm_up: bool = True) -> "ModelQueue":
-        """Start the workers; ``warm_up`` first runs one zero input (first calls are slow) and
-        seeds the moving average with its time."""
-        if warm_up:
-            shape = [1 if d == -1 else d for d in self.model.input.shape]
-            _, self.average_s = self._compute(np.zeros(shape, DATATYPES[self.model.input.datatype]))
-        for t in self.threads:
-            t.start()
+    def warm_up(self) -> "ModelQueue":
+        """Run one zero input (first calls are slow); its time seeds the moving average."""
+        shape = [1 if d == -1 else d for d in self.model.input.shape]
+        _, self.average_s = self.executor.compute(
+            self.model, np.zeros(shape, DATATYPES[self.model.input.datatype]))
         return self
 
-    def stop(self) -> None:
-        """Refuse queued jobs (``Stopped``) and end the workers after their running job."""
-        with self.cv:
-            self.stopping = True
-            dropped = list(self.jobs)
-            self.jobs.clear()
-            self.cv.notify_all()
-        for job in dropped:
-            job.done(None, Stopped(f"model {self.model.name!r} was unloaded"), {})
-
     def submit(self, job: Job) -> None:
-        with self.cv:
-            if self.stopping:
+        with self.executor.cv:
+            if self.stopped:
                 raise Stopped(f"model {self.model.name!r} is being unloaded")
             if len(self.jobs) >= self.model.max_queue:
                 self.counters.rejected += 1
                 raise Overloaded(f"model {self.model.name!r}: queue full "
                                  f"({self.model.max_queue} waiting)")
             self.jobs.append(job)
-            self.cv.notify()
+            self.executor.cv.notify()
+
+    def stop(self) -> None:
+        """Refuse the queued jobs (``Stopped``); the running one finishes."""
+        with self.executor.cv:
+            self.stopped = True
+            dropped = list(self.jobs)
+            self.jobs.clear()
+        for job in dropped:
+            job.done(None, Stopped(f"model {self.model.name!r} was unloaded"), {})
 
     def waiting_s(self) -> float:
-        """Estimated wait of a request arriving now: queued × average + the running remainder
-        (0 before any measurement)."""
-        with self.cv:
-            avg = self.average_s or 0.0
-            now = time.monotonic()
-            remaining = sum(max(0.0, avg - (now - t)) for t in self.running.values())
-            return (len(self.jobs) * avg + remaining) / len(self.threads)
+        """Estimated wait of a request arriving now (see the module's docstring)."""
+        return self.executor.backlog_s()
 
     def queued(self) -> int:
-        with self.cv:
+        with self.executor.cv:
             return len(self.jobs)
 
-    def _compute(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+
+class Executor:
+    """Runs the jobs of every queue, oldest first, on the thread that calls ``run``."""
+
+    def __init__(self, platform: platforms.Platform):
+        self.platform = platform
+        self.queues: dict[str, ModelQueue] = {}
+        self.cv = threading.Condition()
+        self.running: tuple[ModelQueue, float] | None = None  # (its queue, monotonic start)
+        self.stopping = threading.Event()
+
+    def add(self, model: HostedModel, alpha: float = 0.2, warm_up: bool = True) -> ModelQueue:
+        q = ModelQueue(model, self, alpha)
+        if warm_up:
+            q.warm_up()
+        with self.cv:
+            self.queues[model.name] = q
+        return q
+
+    def remove(self, name: str) -> ModelQueue | None:
+        with self.cv:
+            q = self.queues.pop(name, None)
+        if q is not None:
+            q.stop()
+        return q
+
+    def backlog_s(self) -> float:
+        with self.cv:
+            now = time.monotonic()
+            ahead = sum(len(q.jobs) * (q.average_s or 0.0) for q in self.queues.values())
+            if self.running is not None:
+                q, started = self.running
+                ahead += max(0.0, (q.average_s or 0.0) - (now - started))
+            return ahead
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self.cv:
+            self.cv.notify_all()
+        for q in list(self.queues.values()):
+            q.stop()
+
+    def compute(self, model: HostedModel, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """``model`` on ``x`` under the platform: (output, the platform's seconds)."""
         began = time.perf_counter()
-        y = self.model.run(x)
+        y = model.run(x)
         elapsed = time.perf_counter() - began
         if self.platform.slowdown > 1:
             time.sleep((self.platform.slowdown - 1) * elapsed)
         return y, elapsed * self.platform.slowdown
 
-    def _next(self, worker: int) -> Job | None:
+    def _next(self) -> tuple[ModelQueue, Job] | None:
         with self.cv:
-            while not self.jobs and not self.stopping:
+            while not self.stopping.is_set():
+                heads = [q for q in self.queues.values() if q.jobs]
+                if heads:
+                    q = min(heads, key=lambda q: q.jobs[0].enqueued)
+                    self.running = (q, time.monotonic())
+                    return q, q.jobs.popleft()
                 self.cv.wait()
-            if self.stopping:
-                return None
-            job = self.jobs.popleft()
-            self.running[worker] = time.monotonic()
-            return job
+            return None
 
-    def _work(self, worker: int) -> None:
-        while (job := self._next(worker)) is not None:
-            start = time.monotonic()
-            queue_s = start - job.enqueued
-            info = {"queue_ms": 1e3 * queue_s}
+    def run(self) -> None:
+        """Serve jobs until ``stop``."""
+        while (picked := self._next()) is not None:
             try:
-                if job.cancelled:
-                    continue
-                if job.deadline is not None and start > job.deadline:
-                    with self.cv:
-                        self.counters.expired += 1
-                    job.done(None, Expired(f"deadline passed after {1e3 * queue_s:.1f} ms in "
-                                           f"the queue of {self.model.name!r}"), info)
-                    continue
-                try:
-                    y, service_s = self._compute(job.x)
-                except Exception as err:  # a model error fails this request, not the server
-                    with self.cv:
-                        self.counters.failed += 1
-                        self.counters.failed_ns += int(1e9 * (time.monotonic() - start))
-                    job.done(None, err, info)
-                    continue
-                with self.cv:
-                    self.average_s = (service_s if self.average_s is None else
-                                      (1 - self.alpha) * self.average_s + self.alpha * service_s)
-                    c = self.counters
-                    c.success += 1
-                    c.success_ns += int(1e9 * (queue_s + service_s))
-                    c.queue_ns += int(1e9 * queue_s)
-                    c.compute_ns += int(1e9 * service_s)
-                    c.last_inference_ms = int(1e3 * time.time())
-                job.done(y, None, {**info, "compute_ms": 1e3 * service_s})
+                self._serve(*picked)
             finally:
                 with self.cv:
-                    self.running.pop(worker, None)
+                    self.running = None
+
+    def _serve(self, q: ModelQueue, job: Job) -> None:
+        start = time.monotonic()
+        queue_s = start - job.enqueued
+        info = {"queue_ms": 1e3 * queue_s}
+        if job.cancelled:
+            return
+        if job.deadline is not None and start > job.deadline:
+            with self.cv:
+                q.counters.expired += 1
+            job.done(None, Expired(f"deadline passed after {1e3 * queue_s:.1f} ms in the queue "
+                                   f"of {q.model.name!r}"), info)
+            return
+        try:
+            y, service_s = self.compute(q.model, job.x)
+        except Exception as err:  # a model error fails this request, not the server
+            with self.cv:
+                q.counters.failed += 1
+                q.counters.failed_ns += int(1e9 * (time.monotonic() - start))
+            job.done(None, err, info)
+            return
+        with self.cv:
+            q.average_s = (service_s if q.average_s is None else
+                           (1 - q.alpha) * q.average_s + q.alpha * service_s)
+            c = q.counters
+            c.success += 1
+            c.success_ns += int(1e9 * (queue_s + service_s))
+            c.queue_ns += int(1e9 * queue_s)
+            c.compute_ns += int(1e9 * service_s)
+            c.last_inference_ms = int(1e3 * time.time())
+        job.done(y, None, {**info, "compute_ms": 1e3 * service_s})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import threading
 import time
 
 import grpc
@@ -37,18 +38,17 @@ EXTENSIONS = ["model_repository", "statistics", "parameters"]
 
 
 class Server(rpc.GRPCInferenceServiceServicer):
-    def __init__(self, cfg: config_.ServerConfig, policy: queues.Policy = queues.fifo):
-        self.cfg, self.policy = cfg, policy
-        self.platform = platforms.get(cfg.platform)
-        self.queues: dict[str, queues.ModelQueue] = {}
+    def __init__(self, cfg: config_.ServerConfig, executor: queues.Executor,
+                 policy: queues.Policy = queues.fifo):
+        self.cfg, self.executor, self.policy = cfg, executor, policy
+        self.platform = executor.platform
+        self.queues = executor.queues  # name -> ModelQueue, shared with the executor
         self.loading: set[str] = set()
-        torch.set_num_threads(self.platform.threads)
 
     # ---- models -----------------------------------------------------------------------------
     def load_model(self, name: str) -> None:
         spec, queue_args = self.cfg.model_spec(name)
-        model = hosted.build(name, spec)
-        self.queues[name] = queues.ModelQueue(model, self.platform, **queue_args).start()
+        self.executor.add(hosted.build(name, spec), **queue_args)
 
     async def _queue(self, name: str, context) -> queues.ModelQueue:
         try:
@@ -129,7 +129,9 @@ class Server(rpc.GRPCInferenceServiceServicer):
         if request.parameters:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 "RepositoryModelLoad takes no parameters here")
-        if name not in self.queues and name not in self.loading:
+        if name in self.loading:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"model {name!r} is being loaded")
+        if name not in self.queues:
             self.loading.add(name)
             try:
                 await asyncio.get_running_loop().run_in_executor(None, self.load_model, name)
@@ -144,9 +146,7 @@ class Server(rpc.GRPCInferenceServiceServicer):
         if name not in self.cfg.repository:
             await context.abort(grpc.StatusCode.NOT_FOUND,
                                 f"model {name[:60]!r} is not in this server's repository")
-        q = self.queues.pop(name, None)
-        if q is not None:
-            q.stop()
+        self.executor.remove(name)
         return pb.RepositoryModelUnloadResponse()
 
     # ---- inference ----------------------------------------------------------------------------
@@ -277,31 +277,47 @@ def _settle(future: asyncio.Future, y, err, info) -> None:
         future.set_result((y, err, info))
 
 
-async def serve(cfg: config_.ServerConfig, policy: queues.Policy = queues.fifo,
-                ready=lambda address: print(f"READY {address}", flush=True)) -> None:
-    """Load the config's models, serve until cancelled or signalled."""
-    server_impl = Server(cfg, policy)
+def serve(cfg: config_.ServerConfig, policy: queues.Policy = queues.fifo,
+          ready=lambda address: print(f"READY {address}", flush=True)) -> None:
+    """Load the config's models and serve until SIGTERM / SIGINT: gRPC on an asyncio loop in a
+    background thread, the models on this (main) thread (see ``queues``)."""
+    platform = platforms.get(cfg.platform)
+    torch.set_num_threads(platform.threads)
+    executor = queues.Executor(platform)
+    servicer = Server(cfg, executor, policy)
     for name in cfg.load:
-        server_impl.load_model(name)
-    server = grpc.aio.server(options=[
-        ("grpc.max_receive_message_length", cfg.max_message_bytes),
-        ("grpc.max_send_message_length", cfg.max_message_bytes),
-        ("grpc.so_reuseport", 0)], maximum_concurrent_rpcs=cfg.max_concurrent_rpcs)
-    server.add_generic_rpc_handlers((handlers(server_impl),))
-    port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
-    if port == 0:
-        raise OSError(f"cannot bind {cfg.host}:{cfg.port}")
-    await server.start()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    ready(f"{cfg.host}:{port}")
-    try:
-        await stop.wait()
-    finally:
+        servicer.load_model(name)
+    failed: list[BaseException] = []
+
+    async def grpc_main() -> None:
+        server = grpc.aio.server(options=[
+            ("grpc.max_receive_message_length", cfg.max_message_bytes),
+            ("grpc.max_send_message_length", cfg.max_message_bytes),
+            ("grpc.so_reuseport", 0)], maximum_concurrent_rpcs=cfg.max_concurrent_rpcs)
+        server.add_generic_rpc_handlers((handlers(servicer),))
+        port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
+        if port == 0:
+            raise OSError(f"cannot bind {cfg.host}:{cfg.port}")
+        await server.start()
+        ready(f"{cfg.host}:{port}")
+        await asyncio.get_running_loop().run_in_executor(None, executor.stopping.wait)
         await server.stop(grace=0.5)
-        for q in server_impl.queues.values():
-            q.stop()
+
+    def grpc_thread() -> None:
+        try:
+            asyncio.run(grpc_main())
+        except BaseException as err:  # a failed start ends the executor too
+            failed.append(err)
+            executor.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: executor.stop())
+    thread = threading.Thread(target=grpc_thread, name="grpc", daemon=True)
+    thread.start()
+    executor.run()
+    thread.join(timeout=5)
+    if failed:
+        raise failed[0]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -321,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.port is not None:
         from dataclasses import replace
         cfg = replace(cfg, port=args.port)
-    asyncio.run(serve(cfg))
+    serve(cfg)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ Latency cannot be shaped here (no ``netem`` in this kernel). Needs root (CAP_NET
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import functools
 import inspect
 import math
@@ -45,7 +47,9 @@ def tbf_params(bps: float, mtu: int) -> dict:
     bytes/s and a number ``latency`` means microseconds, so we pass bytes/s and a ``limit``.
 
     burst: two full frames at least (a frame bigger than the bucket is dropped: the stalls seen
-    with loopback's 64 KiB MTU), and 1 ms of traffic so high rates need no timer per frame.
+    with loopback's 64 KiB MTU; one frame stalled TCP here too), and 1 ms of traffic so high
+    rates need no timer per frame. An idle link's full bucket lets one burst through at line
+    rate: a message of n bytes takes about (n - burst) / rate, not n / rate (``burst_bytes``).
     limit: 0.5 s of traffic, at least 64 frames: a deep queue costs one flow nothing, while a
     short one (100 ms, 16 frames: hundreds of drops a transfer) made 1 Mbit/s runs 15 % slow.
     """
@@ -54,9 +58,28 @@ def tbf_params(bps: float, mtu: int) -> dict:
     return dict(rate=int(rate), burst=burst, limit=burst + max(int(rate * 0.5), 64 * frame))
 
 
+def burst_bytes(bps: float, mtu: int = 1500) -> int:
+    """What an idle tbf link passes at once (its bucket), bytes."""
+    return tbf_params(bps, mtu)["burst"]
+
+
 def goodput_factor(mtu: int = 1500) -> float:
     """TCP payload per byte tbf counts: MSS (mtu - IP 20 - TCP 20 - timestamps 12) / frame."""
     return (mtu - 52) / (mtu + 14)
+
+
+def _off_event_loop(fn):
+    """Run ``fn`` in a helper thread when this thread runs an asyncio loop (a Jupyter kernel,
+    an aio server): pyroute2's synchronous API drives its own loop and fails inside one."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return fn(*args, **kwargs)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(fn, *args, **kwargs).result()
+    return call
 
 
 def _check_rates(up_bps, down_bps) -> tuple[float, float]:
@@ -103,11 +126,16 @@ class ShapedHost:
             raise RuntimeError(_IMPORT_ERROR)
         self.namespace, self.mtu, self.up_bps, self.down_bps = PREFIX + name, mtu, 0.0, 0.0
         self.root_ifname, self.ns_ifname, self._closed = None, None, False
+        self._create(up_bps, down_bps, index)
+
+    @_off_event_loop
+    def _create(self, up_bps, down_bps, index):
         netns.create(self.namespace)  # FileExistsError if taken (see cleanup_leftovers)
         try:
             self._setup(up_bps, down_bps, index)
         except BaseException:
-            self.close()
+            self._closed = True
+            _delete(self.namespace, self.root_ifname)
             raise
 
     @classmethod
@@ -143,6 +171,7 @@ class ShapedHost:
             ns.link("set", index=idx, state="up")
         self.set_rates(up_bps, down_bps)
 
+    @_off_event_loop
     def set_rates(self, up_bps: float, down_bps: float) -> None:
         """Change both tbf rates live (bits/s); the buckets refill to their full burst."""
         up_bps, down_bps = _check_rates(up_bps, down_bps)
@@ -173,6 +202,7 @@ class ShapedHost:
         self.close()
 
 
+@_off_event_loop
 def _delete(namespace: str | None, root_ifname: str | None) -> int:
     """Delete the root-side veth first (that removes its peer even if a process still pins the
     namespace), then unmount the namespace. Returns how many objects went away."""
@@ -186,6 +216,7 @@ def _delete(namespace: str | None, root_ifname: str | None) -> int:
     return gone
 
 
+@_off_event_loop
 def cleanup_leftovers() -> int:
     """Delete every ``edgelib-`` namespace and root-side veth (e.g. left by a killed run)."""
     if _IMPORT_ERROR:
