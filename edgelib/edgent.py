@@ -1,4 +1,4 @@
-"""Notebook 06's experiment: Edgent's Alg. 1 checked, swept, run over real sockets, judged.
+"""Notebook 06's experiment: Edgent's Alg. 1 checked, swept, run over the edge runtime, judged.
 
 Every function takes the searches (``partition.PartitionSearch``, one per orientation) and
 returns a table; ``claims`` turns the tables into the paper-vs-here rows. Nothing here assumes
@@ -147,23 +147,33 @@ def claims(sel: pd.DataFrame, real: pd.DataFrame, agree: int, total: int,
                                  SLIDES_FIGURE,
                                  f"up to {gain:.1f}× lower predicted latency",
                                  report.REPRODUCED if gain > 1.05 else report.DIVERGES))
-    what = "regression predictions track real runs"
     if real.empty:
-        rows.append(report.infeasible(what, "—", "no run was measured"))
-    else:
-        err = real["error (regression) %"].abs().mean()
-        err_avg = real["error (averaged layers) %"].abs().mean()
-        err_cal = real["error (calibrated) %"].abs().mean()
-        where = (f"over {len(real)} measured settings ({', '.join(sorted(set(real.shaping)))} "
-                 "shaping)")
+        rows.append(report.infeasible("regression predictions track real runs", "—",
+                                      "no run was measured"))
+    for mode, r in real.groupby("shaping", sort=True):
+        net, where = r[r.bytes_sent > 0], f"{len(r)} settings, {mode} shaping"
+        err = r["error (regression) %"].abs().mean()
         rows.append(report.claim(
-            what, "—", f"mean |error| {err:.0f} % (regression), {err_avg:.0f} % "
-                       f"(averaged layers) {where}",
+            f"regression predictions track real runs ({mode})", "—",
+            f"mean |error| {err:.0f} % (regression), "
+            f"{r['error (averaged layers) %'].abs().mean():.0f} % (averaged layers) over {where}",
             report.REPRODUCED if err <= 25 else f"{report.DIVERGES} (mean |error| {err:.0f} %)"))
+        cal = net["error (calibrated) %"].abs().mean()
         rows.append(report.claim(
-            "with the platforms' measured compute and the runtime's overhead added "
-            "(project goal: mean |error| ≤ 15 %)", "—",
-            f"mean |error| {err_cal:.0f} % {where}", "met" if err_cal <= 15 else "not met"))
+            f"with the measured compute and round-trip overhead added ({mode}; project goal: "
+            "mean |error| ≤ 15 % on the networked settings)", "—",
+            f"mean |error| {cal:.0f} % over the {len(net)} networked settings (on-device "
+            f"settings, the same slice timed twice: "
+            f"{r[r.bytes_sent == 0]['error (calibrated) %'].abs().mean():.0f} %)",
+            "met" if cal <= 15 else "not met"))
+        feasible = r[r.feasible]
+        ok = int((feasible.measured_ms <= requirement_ms).sum())
+        rows.append(report.claim(
+            f"Alg. 1's feasible choice meets the requirement when run ({mode})", "—",
+            f"{ok}/{len(feasible)} settings within {requirement_ms:.1f} ms (measured medians "
+            f"{feasible.measured_ms.min():.1f}–{feasible.measured_ms.max():.1f} ms)"
+            if len(feasible) else "no feasible setting was run",
+            "met" if len(feasible) and ok == len(feasible) else "not met"))
     return rows
 
 
@@ -206,17 +216,26 @@ def findings(sel: pd.DataFrame, real: pd.DataFrame, agree: int, total: int,
             f"{len(printed)} of the {len(ef)} feasible bandwidths"
             + (": our wider range (p = N_i, all on the edge) is what makes every choice of ours "
                "a full offload." if bool((edge_share(ef) == 1).all()) else "."))
-    if not real.empty:
-        net = real[real.bytes_sent > 0]
+    for mode, r in real.groupby("shaping", sort=True):
+        net = r[r.bytes_sent > 0]
+        feasible = r[r.feasible]
         lines.append(
-            f"Over the runtime ({', '.join(sorted(set(real.shaping)))} shaping, "
-            f"{real.bandwidth_MBps.nunique()} bandwidths) the regression prediction is off by "
-            f"{real['error (regression) %'].abs().mean():.0f} % on average and the "
-            f"averaged-layer prediction by "
-            f"{real['error (averaged layers) %'].abs().mean():.0f} %; with each slice's "
-            f"measured compute and the runtime's measured per-request overhead added, by "
-            f"{real['error (calibrated) %'].abs().mean():.0f} %"
-            + (f" ({net.unmodelled_ms.mean():.2f} ms per networked request is neither compute "
-               "nor bytes / bandwidth: serialisation, gRPC and the process hand-off, which "
-               "Edgent's model leaves out)." if not net.empty else "."))
+            f"Over the runtime with {mode} shaping ({r.bandwidth_MBps.nunique()} bandwidths) the "
+            f"regression prediction is off by {r['error (regression) %'].abs().mean():.0f} % on "
+            f"average and the averaged-layer prediction by "
+            f"{r['error (averaged layers) %'].abs().mean():.0f} %; with each slice's compute and "
+            f"the round trip's overhead measured in the same run, by "
+            f"{net['error (calibrated) %'].abs().mean():.0f} % on the networked settings (goal 15 %). "
+            f"{int((feasible.measured_ms <= requirement_ms).sum())} of the {len(feasible)} "
+            f"settings Alg. 1 found feasible met the {requirement_ms:.1f} ms requirement when run"
+            + (f" (medians {feasible.measured_ms.min():.1f}–{feasible.measured_ms.max():.1f} ms)."
+               if len(feasible) else ".")
+            + (f" Networked requests spend {net.unmodelled_ms.median():.2f} ms (median) on neither "
+               "compute nor the link's charge: gRPC, serialisation and the process hand-off, not "
+               "broken down here." if not net.empty else "")
+            + (f" On the on-device settings the measured and the calibration requests time the "
+               f"same slice, alternately, and their medians differ by "
+               f"{r[r.bytes_sent == 0]['error (calibrated) %'].abs().mean():.0f} % on average: the "
+               "run-to-run spread of this machine, the floor under any prediction here."
+               if (r.bytes_sent == 0).any() else ""))
     return lines

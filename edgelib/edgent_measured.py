@@ -3,16 +3,18 @@
 For each orientation and bandwidth, Alg. 1's choice (on-device inference where nothing meets
 the requirement) runs through ``system.split.SplitRuntime``: the device slice here on the
 ``raspberry-pi-4`` platform, the edge slice in a server process, the link shaped by traffic
-control or by the client's token bucket (each row names which). Three predictions stand beside
-the measurement:
+control (``tc``) or by the client's token bucket (``token-bucket``); each row names which.
+Three predictions stand beside the measurement:
 
 - *regression*: Alg. 1's A_{i,p} from notebook 04's per-layer regressions (Edgent's model);
-- *averaged layers*: the same formula with the averaged per-layer measurements;
-- *calibrated*: the platforms' measured compute of each slice and the runtime's measured
-  per-request overhead, from a separate calibration pass (other images, an unshaped link),
-  plus the link's time for the bytes: what Edgent's model leaves out, measured and added back.
-  Under ``tc`` shaping the link's time is (bytes − the burst an idle tbf passes at once) /
-  bandwidth per direction (``shaping.burst_bytes``), bytes / bandwidth otherwise.
+- *averaged layers*: the same formula with notebook 04's averaged per-layer measurements;
+- *calibrated*: each setting's compute as timed by calibration requests interleaved with its
+  measured ones (another stratified draw of images, an unshaped link), plus the round trip's
+  measured overhead (round trip − edge compute, the median over the calibration requests) and
+  the link's time for the bytes. Under ``token-bucket`` that time is bytes / bandwidth each way;
+  under ``tc`` it is (bytes − the bucket an idle tbf passes at once) / bandwidth
+  (``link_time_ms``): a message smaller than the bucket crosses almost unshaped. On-device rows
+  compare the same slice timed twice (a repeat measurement); the networked rows are the test.
 """
 
 from __future__ import annotations
@@ -46,69 +48,87 @@ def link_time_ms(link: Link, sent: int, received: int, shaping_mode: str) -> flo
     return 1e3 * sum(max(0.0, n - free) for n in (sent, received) if n) / link.bandwidth
 
 
-def calibrate(model, runtime, choices, images: data.Split, device: platforms.Platform) -> dict:
-    """Median device and edge compute per (orientation, exit, point), and the runtime's median
-    per-request overhead (round trip − edge compute), on an unshaped link."""
-    runtime.set_link(CALIBRATION_LINK)
-    out, overheads = {}, []
-    for o, _, d, _ in choices:
-        if (o, d.exit, d.point) in out:
-            continue
-        runs = [runtime.run(model, images.images[i:i + 1], d.exit, d.point, o, device)
-                for i in [0] + list(range(len(images)))][1:]  # the first is a warm-up
-        out[(o, d.exit, d.point)] = {k: float(np.median([r[k] for r in runs]))
-                                     for k in ("device_ms", "edge_ms")}
-        overheads += [r["round_trip_ms"] - r["edge_ms"] for r in runs if r["sent_bytes"]]
-    out["overhead_ms"] = float(np.median(overheads)) if overheads else 0.0
-    return out
+def _medians(runs: list[dict], keys=("device_ms", "edge_ms")) -> dict:
+    return {k: float(np.median([r[k] for r in runs])) for k in keys}
 
 
 def measured_runs(model, runtime, searches: dict[str, PartitionSearch],
                   measured: dict[str, PartitionSearch], test: data.Split, requirement_ms: float,
                   bandwidths_mb, requests: int, seed: int) -> tuple[pd.DataFrame, dict]:
-    """Run Alg. 1's choices over the runtime; one row per (orientation, bandwidth), and the
-    calibration. The test images are a class-stratified draw of ``requests`` (the calibration
-    another draw); one warm-up request per setting is discarded; times are medians over the
-    requests (the mean and standard deviation of the end-to-end time are kept beside)."""
+    """Run Alg. 1's choices over the runtime; one row per (orientation, bandwidth).
+
+    Paired and interleaved, so that the machine's drift over the run falls on every setting
+    alike: round after round, every setting runs one calibration request (another
+    class-stratified draw of images, the unshaped ``CALIBRATION_LINK``) and then one measured
+    request (a class-stratified draw of ``requests`` test images, the setting's link). The
+    first round is a warm-up and is discarded; times are medians over the rounds."""
     pi = platforms.get("raspberry-pi-4")
     images = data.stratified(test, requests, seed)
+    cal_images = data.stratified(test, requests, seed + 1)
     choices = list(_choices(searches, bandwidths_mb, requirement_ms))
-    cal = calibrate(model, runtime, choices, data.stratified(test, requests, seed + 1), pi)
+    runs = {i: [] for i in range(len(choices))}
+    cals = {i: [] for i in range(len(choices))}
+    for k in [0] + list(range(len(images))):
+        for i, (o, mb, d, _) in enumerate(choices):
+            runtime.set_link(CALIBRATION_LINK)
+            cals[i].append(runtime.run(model, cal_images.images[k:k + 1], d.exit, d.point, o, pi))
+            runtime.set_link(wifi(mb))
+            runs[i].append(runtime.run(model, images.images[k:k + 1], d.exit, d.point, o, pi))
+    runs = {i: r[1:] for i, r in runs.items()}  # the warm-up round
+    cals = {i: r[1:] for i, r in cals.items()}
+    overhead_ms = float(np.median([r["round_trip_ms"] - r["edge_ms"] for c in cals.values()
+                                   for r in c if r["sent_bytes"]] or [0.0]))
     rows = []
-    for o, mb, d, feasible in choices:
-        link = wifi(mb)
-        runtime.set_link(link)
-        runs = [runtime.run(model, images.images[i:i + 1], d.exit, d.point, o, pi)
-                for i in [0] + list(range(len(images)))][1:]
+    for i, (o, mb, d, feasible) in enumerate(choices):
+        link, r = wifi(mb), runs[i]
         s = searches[o]
         ex = s.exits[d.exit - 1]
         on_edge = slice(0, d.point) if o == "edge-first" else slice(d.point, None)
         on_device = slice(d.point, None) if o == "edge-first" else slice(0, d.point)
-        sent, received = runs[0]["sent_bytes"], runs[0]["received_bytes"]
-        link_ms = 1e3 * (sent + received) / link.bandwidth
-        c = cal[(o, d.exit, d.point)]
-        measured_ms = [r["measured_ms"] for r in runs]
+        sent, received = r[0]["sent_bytes"], r[0]["received_bytes"]
+        charged_ms = link_time_ms(link, sent, received, r[0]["shaping"])
+        c = _medians(cals[i])
+        measured_ms = [x["measured_ms"] for x in r]
         rows.append({
-            "orientation": o, "bandwidth_MBps": mb, "shaping": runs[0]["shaping"],
+            "orientation": o, "bandwidth_MBps": mb, "shaping": r[0]["shaping"],
             "feasible": feasible, "exit": d.exit, "point": d.point,
             "predicted_ms (regression)": d.latency_ms,
             "predicted_ms (averaged layers)":
                 measured[o].latencies(link.bandwidth)[d.exit - 1][d.point],
             "predicted_ms (calibrated)": c["device_ms"] + c["edge_ms"] + (
-                cal["overhead_ms"] + link_time_ms(link, sent, received, runs[0]["shaping"])
-                if sent else 0.0),
-            "measured_ms": np.median(measured_ms), "measured_mean_ms": np.mean(measured_ms),
-            "measured_std_ms": np.std(measured_ms),
-            "device_ms": np.median([r["device_ms"] for r in runs]),
-            "edge_ms": np.median([r["edge_ms"] for r in runs]),
+                overhead_ms + charged_ms if sent else 0.0),
+            "measured_ms": np.median(measured_ms),
+            "measured_p25_ms": np.percentile(measured_ms, 25),
+            "measured_p75_ms": np.percentile(measured_ms, 75),
+            "measured_mean_ms": np.mean(measured_ms), "measured_std_ms": np.std(measured_ms),
+            **_medians(r), "calibration device_ms": c["device_ms"],
+            "calibration edge_ms": c["edge_ms"],
             "predicted_device_ms": ex.device_ms[on_device].sum(),
             "predicted_edge_ms": ex.edge_ms[on_edge].sum(),
-            "bytes_sent": sent, "bytes_received": received, "link_ms": link_ms,
-            "requests": len(runs),
-            "correct": np.mean([r["prediction"] == int(y) for r, y in zip(runs, images.labels)])})
+            "bytes_sent": sent, "bytes_received": received,
+            "link_ms": 1e3 * (sent + received) / link.bandwidth,  # Edgent's bytes / B
+            "link_charged_ms": charged_ms,  # what the shaping makes it (see link_time_ms)
+            "requests": len(r),
+            "correct": np.mean([x["prediction"] == int(y) for x, y in zip(r, images.labels)])})
     real = pd.DataFrame(rows)
     for name in ("regression", "averaged layers", "calibrated"):
         real[f"error ({name}) %"] = (100 * (real[f"predicted_ms ({name})"] - real.measured_ms)
                                      / real.measured_ms)
-    real["unmodelled_ms"] = real.measured_ms - real.device_ms - real.edge_ms - real.link_ms
-    return real, cal
+    real["overhead_ms (calibration)"] = overhead_ms
+    real["unmodelled_ms"] = (real.measured_ms - real.device_ms - real.edge_ms
+                             - real.link_charged_ms)
+    return real, {"overhead_ms": overhead_ms}
+
+
+def measure(model, weights: str, width: int, modes: list[str], searches, measured, test,
+            requirement_ms: float, bandwidths_mb, requests: int, seed: int) -> pd.DataFrame:
+    """``measured_runs`` under each shaping mode (a fresh server per mode), one table."""
+    from .system import split
+
+    lengths = [len(model.branch(e)) for e in range(1, len(searches["edge-first"].exits) + 1)]
+    tables = []
+    for mode in modes:
+        with split.SplitRuntime(weights, width, lengths, mode) as runtime:
+            tables.append(measured_runs(model, runtime, searches, measured, test,
+                                        requirement_ms, bandwidths_mb, requests, seed)[0])
+    return pd.concat(tables, ignore_index=True)

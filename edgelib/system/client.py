@@ -55,7 +55,7 @@ def _message_bytes(model: str, x: np.ndarray, name: str) -> int:
     return request.ByteSize()
 
 
-class _Charges:
+class Charges:
     """What a link adds to one request, by shaping mode."""
 
     def __init__(self, link: Link | None, shaping: str):
@@ -101,7 +101,7 @@ class Client:
     """A synchronous device client of one server."""
 
     def __init__(self, address: str, link: Link | None = None, shaping: str = "none"):
-        self.address, self.charges = address, _Charges(link, shaping)
+        self.address, self.charges = address, Charges(link, shaping)
         self.triton = tc_grpc.InferenceServerClient(address)
 
     def infer(self, model: str, x: np.ndarray, timeout_s: float = 10.0,
@@ -136,7 +136,7 @@ class AsyncClient:
     """An asyncio device client of one server (``tritonclient.grpc.aio``)."""
 
     def __init__(self, address: str, link: Link | None = None, shaping: str = "none"):
-        self.address, self.charges = address, _Charges(link, shaping)
+        self.address, self.charges = address, Charges(link, shaping)
         self.triton = tc_aio.InferenceServerClient(address)
 
     async def infer(self, model: str, x: np.ndarray, timeout_s: float = 10.0,

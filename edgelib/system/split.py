@@ -61,8 +61,7 @@ class SplitRuntime:
     """``with SplitRuntime(weights, width, lengths, shaping) as rt: rt.run(...)``.
 
     ``shaping`` is "tc" (the server in its own network namespace, tbf at the link's bandwidth
-    each way; needs root or a user namespace) or "token-bucket" (loopback, the client charges
-    the bytes)."""
+    each way; needs root) or "token-bucket" (loopback, the client charges the bytes)."""
 
     def __init__(self, weights: str | Path, width: int, branch_lengths: list[int],
                  shaping: str = "token-bucket", num_classes: int = 10,
@@ -94,14 +93,14 @@ class SplitRuntime:
 
     def set_link(self, link: Link) -> None:
         """Shape the following requests to ``link``."""
-        self.link = link
-        if getattr(self, "client", None) is not None:
-            self.client.close()
-        if self.host is not None:  # tbf counts frames: payload moves at the link's bandwidth
+        if self.host is not None and link != self.link:  # tbf counts frames: payload at B
             from .shaping import goodput_factor
             bps = 8 * link.bandwidth / goodput_factor(self.host.mtu)
             self.host.set_rates(bps, bps)
-        self.client = client.Client(self.server.address, link, self.shaping)
+        self.link = link
+        if getattr(self, "client", None) is None:  # one channel for every link
+            self.client = client.Client(self.server.address, link, self.shaping)
+        self.client.charges = client.Charges(link, self.shaping)
 
     def _edge(self, exit: int, start: int, stop: int, x: torch.Tensor) -> client.Reply:
         name = slice_name(exit, start, stop)
@@ -127,7 +126,9 @@ class SplitRuntime:
                 x = torch.from_numpy(reply.output)
             out, device_s = compute(model, x, exit, point, None, device)
         elif orientation == "device-first":
-            out, device_s = compute(model, image, exit, 0, point, device)
+            out = image
+            if point > 0:  # at p = 0 the device only uploads the image
+                out, device_s = compute(model, image, exit, 0, point, device)
             if point < n:  # upload the feature (the image when p = 0), the edge finishes
                 reply = self._edge(exit, point, n, image if point == 0 else out)
                 out = torch.from_numpy(reply.output)
