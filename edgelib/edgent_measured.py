@@ -8,10 +8,10 @@ Three predictions stand beside the measurement:
 
 - *regression*: Alg. 1's A_{i,p} from notebook 04's per-layer regressions (Edgent's model);
 - *averaged layers*: the same formula with notebook 04's averaged per-layer measurements;
-- *calibrated*: each setting's compute as timed by calibration requests interleaved with its
-  measured ones (another stratified draw of images, an unshaped link), plus the round trip's
-  measured overhead (round trip − edge compute, the median over the calibration requests) and
-  the link's time for the bytes. Under ``token-bucket`` that time is bytes / bandwidth each way;
+- *calibrated*: each setting's compute as timed by a block of calibration requests right before
+  its measured block (another stratified draw of images, the unshaped 1 GB/s link), plus one
+  per-request overhead for the whole sweep (round trip − edge compute, the median over every
+  networked calibration request) and the link's time for the bytes. Under ``token-bucket`` that time is bytes / bandwidth each way;
   under ``tc`` it is (bytes − the bucket an idle tbf passes at once) / bandwidth
   (``link_time_ms``): a message smaller than the bucket crosses almost unshaped. On-device rows
   compare the same slice timed twice (a repeat measurement); the networked rows are the test.
@@ -57,25 +57,21 @@ def measured_runs(model, runtime, searches: dict[str, PartitionSearch],
                   bandwidths_mb, requests: int, seed: int) -> tuple[pd.DataFrame, dict]:
     """Run Alg. 1's choices over the runtime; one row per (orientation, bandwidth).
 
-    Paired and interleaved, so that the machine's drift over the run falls on every setting
-    alike: round after round, every setting runs one calibration request (another
-    class-stratified draw of images, the unshaped ``CALIBRATION_LINK``) and then one measured
-    request (a class-stratified draw of ``requests`` test images, the setting's link). The
-    first round is a warm-up and is discarded; times are medians over the rounds."""
+    Setting by setting, a calibration block right before the measured block: ``requests``
+    calibration requests (another class-stratified draw of test images) on the unshaped
+    ``CALIBRATION_LINK``, then ``requests`` measured requests on the setting's link; the link
+    changes twice per setting, never between requests of a block. The first request of each
+    block is a warm-up and is discarded; times are medians over the block."""
     pi = platforms.get("raspberry-pi-4")
     images = data.stratified(test, requests, seed)
     cal_images = data.stratified(test, requests, seed + 1)
     choices = list(_choices(searches, bandwidths_mb, requirement_ms))
-    runs = {i: [] for i in range(len(choices))}
-    cals = {i: [] for i in range(len(choices))}
-    for k in [0] + list(range(len(images))):
-        for i, (o, mb, d, _) in enumerate(choices):
-            runtime.set_link(CALIBRATION_LINK)
-            cals[i].append(runtime.run(model, cal_images.images[k:k + 1], d.exit, d.point, o, pi))
-            runtime.set_link(wifi(mb))
-            runs[i].append(runtime.run(model, images.images[k:k + 1], d.exit, d.point, o, pi))
-    runs = {i: r[1:] for i, r in runs.items()}  # the warm-up round
-    cals = {i: r[1:] for i, r in cals.items()}
+    runs, cals = {}, {}
+    for i, (o, mb, d, _) in enumerate(choices):
+        for out, link, draw in ((cals, CALIBRATION_LINK, cal_images), (runs, wifi(mb), images)):
+            runtime.set_link(link)
+            out[i] = [runtime.run(model, draw.images[k:k + 1], d.exit, d.point, o, pi)
+                      for k in [0] + list(range(len(draw)))][1:]
     overhead_ms = float(np.median([r["round_trip_ms"] - r["edge_ms"] for c in cals.values()
                                    for r in c if r["sent_bytes"]] or [0.0]))
     rows = []
@@ -114,7 +110,7 @@ def measured_runs(model, runtime, searches: dict[str, PartitionSearch],
     for name in ("regression", "averaged layers", "calibrated"):
         real[f"error ({name}) %"] = (100 * (real[f"predicted_ms ({name})"] - real.measured_ms)
                                      / real.measured_ms)
-    real["overhead_ms (calibration)"] = overhead_ms
+    real["overhead_ms (calibration)"] = np.where(real.bytes_sent > 0, overhead_ms, np.nan)
     real["unmodelled_ms"] = (real.measured_ms - real.device_ms - real.edge_ms
                              - real.link_charged_ms)
     return real, {"overhead_ms": overhead_ms}

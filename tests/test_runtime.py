@@ -23,6 +23,10 @@ MODELS = {
     "linear": {"kind": "linear", "features": 4, "outputs": 3},
     "slow": {"kind": "echo", "features": 4, "delay_ms": 150, "max_queue": 2},
     "spare": {"kind": "echo", "features": 4},
+    "any": {"kind": "module", "factory": "torch.nn:Linear",
+            "kwargs": {"in_features": 4, "out_features": 2},
+            "input": {"datatype": "FP32", "shape": [-1, 4]},
+            "output": {"datatype": "FP32", "shape": [-1, 2]}},
 }
 
 pytestmark = pytest.mark.timeout(120)  # no test here may hang CI
@@ -101,6 +105,13 @@ def test_model_infer_round_trips_datatypes_and_shapes(deployment, model, x):
     r = call(deployment[1].address, model, x)
     assert r.output.dtype == x.dtype and np.array_equal(r.output, x)
     assert r.served_by == model and r.compute_ms >= 0 and r.sent_bytes > x.nbytes
+
+
+def test_any_torch_module_is_hosted_with_its_declared_signature(deployment):
+    r = call(deployment[1].address, "any", np.ones((3, 4), np.float32))
+    assert r.output.shape == (3, 2) and r.served_by == "any"
+    assert status(lambda: call(deployment[1].address, "any", np.ones((3, 5), np.float32))) == \
+        "INVALID_ARGUMENT"
 
 
 def test_a_partition_tail_on_the_server_equals_the_local_model(deployment):

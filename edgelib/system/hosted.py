@@ -11,6 +11,10 @@ MobileNet variants with ``register``):
 - ``echo``: returns its input after ``delay_ms`` of sleep: the bare runtime, for tests and for
   measuring the runtime's own overhead. Arguments: features (or shape), datatype, delay_ms.
 - ``linear``: a seeded random linear layer, features -> outputs: a real small computation.
+- ``module``: any torch module: ``factory`` ("package.module:callable", called with ``kwargs``),
+  optional ``weights`` (a state dict), and the signature as ``input`` / ``output``
+  (``{"datatype": "FP32", "shape": [-1, 4]}``). The config is the operator's, not the network's:
+  it may name any importable factory.
 """
 
 from __future__ import annotations
@@ -112,8 +116,27 @@ def linear(name: str, features: int = 16, outputs: int = 10, seed: int = 0,
                        TensorSpec("OUTPUT", "FP32", (-1, outputs)), **queue)
 
 
+def module(name: str, factory: str, input: dict, output: dict, kwargs: dict | None = None,
+           weights: str | None = None, **queue) -> HostedModel:
+    import importlib
+
+    path, _, attr = factory.partition(":")
+    if not path or not attr:
+        raise ValueError(f"model {name!r}: factory must read 'package.module:callable'")
+    specs = []
+    for which, sig in (("INPUT", input), ("OUTPUT", output)):
+        if sig.get("datatype") not in DATATYPES or not isinstance(sig.get("shape"), list):
+            raise ValueError(f"model {name!r}: {which.lower()} needs a datatype of "
+                             f"{', '.join(DATATYPES)} and a shape list")
+        specs.append(TensorSpec(which, sig["datatype"], tuple(int(d) for d in sig["shape"])))
+    net = getattr(importlib.import_module(path), attr)(**(kwargs or {}))
+    if weights is not None:
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return HostedModel(name, "module", _torch_runner(net, True), *specs, **queue)
+
+
 KINDS: dict[str, Callable[..., HostedModel]] = {
-    "branchy_slice": branchy_slice, "echo": echo, "linear": linear}
+    "branchy_slice": branchy_slice, "echo": echo, "linear": linear, "module": module}
 
 
 def register(kind: str, factory: Callable[..., HostedModel]) -> None:

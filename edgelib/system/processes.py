@@ -15,7 +15,6 @@ import selectors
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -83,12 +82,3 @@ class ServerProcess:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-
-def wait_until(predicate, timeout_s: float, every_s: float = 0.02) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout_s`` passes."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(every_s)
-    return bool(predicate())

@@ -117,10 +117,6 @@ class ModelQueue:
         """Estimated wait of a request arriving now (see the module's docstring)."""
         return self.executor.backlog_s()
 
-    def queued(self) -> int:
-        with self.executor.cv:
-            return len(self.jobs)
-
 
 class Executor:
     """Runs the jobs of every queue, oldest first, on the thread that calls ``run``."""

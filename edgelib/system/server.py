@@ -219,10 +219,11 @@ class Server(rpc.GRPCInferenceServiceServicer):
                                          id=request.id)
         response.outputs.add(name=m.output.name, datatype=oip.datatype_of(y), shape=y.shape)
         response.raw_output_contents.append(oip.to_bytes(y))
-        for key, value in (("served_by", m.name), ("platform", self.platform.name),
-                           ("compute_ms", info["compute_ms"]), ("queue_ms", info["queue_ms"]),
-                           ("waiting_ms", 1e3 * q.waiting_s())):
-            oip.set_parameter(response.parameters, key, value)
+        values = {"served_by": m.name, "platform": self.platform.name,
+                  "compute_ms": info["compute_ms"], "queue_ms": info["queue_ms"],
+                  "waiting_ms": 1e3 * q.waiting_s()}
+        for key in oip.RESPONSE_PARAMETERS:
+            oip.set_parameter(response.parameters, key, values[key])
         return response
 
     def _waiting_times(self, request):

@@ -124,7 +124,9 @@ class SplitRuntime:
             if point > 0:  # upload the image, the edge runs [0, p), the feature comes back
                 reply = self._edge(exit, 0, point, image)
                 x = torch.from_numpy(reply.output)
-            out, device_s = compute(model, x, exit, point, None, device)
+            out = x
+            if point < n:  # at p = N the edge ran the whole branch
+                out, device_s = compute(model, x, exit, point, None, device)
         elif orientation == "device-first":
             out = image
             if point > 0:  # at p = 0 the device only uploads the image
