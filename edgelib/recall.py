@@ -54,8 +54,12 @@ class Decision:
 Query = Callable[[int], tuple[int, float]]  # superclass -> (class, confidence)
 
 
-def decide(first_level: Sequence[float], query: Query, th: Thresholds) -> Decision:
-    """Run Alg. 2 for one input (see the module docstring for the exact rules)."""
+RULES = ("first-stop", "paper")
+
+
+def plan(first_level: Sequence[float], th: Thresholds) -> tuple[list[int], bool]:
+    """(the superclasses Alg. 2 may query, in order; whether the first level is confident).
+    ``decide`` queries a prefix of this list."""
     probs = [float(p) for p in first_level]
     if not probs:
         raise ValueError("the first level gave no superclass probabilities")
@@ -63,9 +67,49 @@ def decide(first_level: Sequence[float], query: Query, th: Thresholds) -> Decisi
     top = order[0]
     confident = probs[top] >= th.t_l_max
     recall = [s for s in order if probs[s] >= th.t_l_min][: th.p_max] or [top]
-    plan = [top] + [s for s in recall if s != top] if confident else recall
+    return ([top] + [s for s in recall if s != top] if confident else recall), confident
+
+
+def waves(first_level: Sequence[float], th: Thresholds, rule: str = "first-stop"
+          ) -> list[list[int]]:
+    """The queries of a networked Alg. 2, as waves sent in parallel. ``"paper"``: the printed
+    algorithm — the top superclass alone when confident, else all of L[0:P] at once, the most
+    confident answer wins. ``"first-stop"``: our reading (``decide``) — the same first wave; a
+    confident answer below T^H sends a second wave with the rest of the plan."""
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    order, confident = plan(first_level, th)
+    order = order[: th.p_max]
+    if not confident:
+        return [order]
+    if rule == "paper" or th.t_h is None or len(order) == 1:
+        return [order[:1]]
+    return [order[:1], order[1:]]
+
+
+def choose(results: Sequence[tuple[int, int, float]], th: Thresholds, confident: bool,
+           rule: str = "first-stop") -> Decision:
+    """The final answer from ``(superclass, class, confidence)`` results in plan order:
+    ``"paper"``: the most confident; ``"first-stop"``: the first reaching T^H, else the most
+    confident (``decide`` gives the same answer querying one at a time)."""
+    if not results:
+        raise ValueError("no second-level result to choose from")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    used = list(results)
+    if rule == "first-stop" and th.t_h is not None:
+        hit = next((i for i, r in enumerate(used) if r[2] >= th.t_h), None)
+        used = used[: hit + 1] if hit is not None else used
+    best = max(used, key=lambda r: r[2])
+    return Decision(best[1], float(best[2]), best[0], tuple(r[0] for r in used),
+                    recalled=len(used) > 1 or not confident)
+
+
+def decide(first_level: Sequence[float], query: Query, th: Thresholds) -> Decision:
+    """Run Alg. 2 for one input (see the module docstring for the exact rules)."""
+    plan_, confident = plan(first_level, th)
     results: list[tuple[int, int, float]] = []  # (superclass, class, confidence)
-    for s in plan:
+    for s in plan_:
         if results and len(results) >= th.p_max:
             break
         label, conf = query(s)
