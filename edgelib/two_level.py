@@ -41,6 +41,26 @@ class SecondLevel(nn.Module):
         return self.stages(feature_map)
 
 
+class Served(nn.Module):
+    """A second-level encoder as an edge server hosts it: FM in, softmax over its classes out."""
+
+    def __init__(self, encoder: SecondLevel):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
+        return self.encoder(feature_map).float().softmax(1)
+
+
+def serving_encoder(backbone: str, num_classes: int, classes: int, weights: str,
+                    width: int | None = None) -> Served:
+    """The factory a server config names (``hosted`` kind ``module``): the second-level encoder
+    of ``backbone`` for ``classes`` classes, its weights loaded with ``weights_only=True``."""
+    encoder = SecondLevel(models.build(backbone, num_classes, width), classes)
+    encoder.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return Served(encoder).eval()
+
+
 class OnImages(nn.Module):
     """A second-level encoder fed by a frozen first level, so ``train.fit`` can train it."""
 

@@ -149,6 +149,13 @@ class AsyncClient:
         await asyncio.sleep(self.charges.seconds(result.get_response().ByteSize()))
         return _reply(result, started, sent, self.charges.shaping)
 
+    async def waiting_ms(self, models: list[str], timeout_s: float = 2.0) -> dict[str, float]:
+        """The server's estimated waiting time of each model (answered while it is busy)."""
+        inp = tc_aio.InferInput("MODEL", [len(models)], "BYTES")
+        inp.set_data_from_numpy(np.array([m.encode() for m in models], dtype=np.object_))
+        result = await self.triton.infer(oip.WAITING_TIME_MODEL, [inp], client_timeout=timeout_s)
+        return dict(zip(models, result.as_numpy("WAIT_MS").tolist()))
+
     async def close(self) -> None:
         await self.triton.close()
 
