@@ -4,12 +4,11 @@ RepositoryModelLoad, Alg. 2 routed over the network, the same answers as offline
 import asyncio
 import copy
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from edgelib import data, models, recall
+from edgelib import models, recall
 from edgelib.system import client, config, policies, processes
 from edgelib.system import two_level_system as tls
 from edgelib.two_level import SecondLevel, Served
