@@ -52,6 +52,13 @@ class Platform:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def dilate(self, elapsed_s: float) -> float:
+        """Stretch a computation that took ``elapsed_s`` here to this platform's time: waits
+        the difference, returns the platform's seconds."""
+        if self.slowdown > 1:
+            time.sleep((self.slowdown - 1) * elapsed_s)
+        return elapsed_s * self.slowdown
+
 
 def host_gflops(n: int = 1500, repeats: int = 5) -> float:
     """This machine's fp64 LU-solve speed with one BLAS thread (best of ``repeats``), GFLOPS."""

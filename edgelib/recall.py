@@ -118,6 +118,4 @@ def decide(first_level: Sequence[float], query: Query, th: Thresholds) -> Decisi
             break
         if confident and th.t_h is None:
             break  # confident path without T^H: one encoder, as in Alg. 2
-    best = max(results, key=lambda r: r[2])  # max keeps the first of equal confidences
-    return Decision(best[1], best[2], best[0], tuple(r[0] for r in results),
-                    recalled=len(results) > 1 or not confident)
+    return choose(results, th, confident, "first-stop")  # the queries stopped at any hit

@@ -30,7 +30,7 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.utils import InferenceServerException
 
 from . import oip
-from .link import Link, TokenBucket
+from .link import Link
 
 SHAPING = ("none", "token-bucket", "tc")
 
@@ -66,24 +66,25 @@ class Charges:
         self.link, self.shaping = link, shaping
 
     def seconds(self, nbytes: int) -> float:
-        """The wait a message of ``nbytes`` adds here: the latency, plus its bytes at the
-        link's rate under the token bucket (which starts empty: nbytes / bandwidth)."""
+        """The wait a message of ``nbytes`` adds here: the one-way latency, plus, under the
+        token bucket (which starts empty), its bytes at the link's rate."""
         if self.link is None:
             return 0.0
-        waited = self.link.latency_s
         if self.shaping == "token-bucket":
-            clock = [0.0]
-            bucket = TokenBucket(self.link.bandwidth, clock=lambda: clock[0],
-                                 sleep=lambda s: clock.__setitem__(0, clock[0] + s))
-            bucket.tokens = 0.0
-            bucket.consume(nbytes)
-            waited += clock[0]
-        return waited
+            return self.link.transfer_s(nbytes)
+        return self.link.latency_s
 
 
 def _inputs(module, x: np.ndarray, name: str):
     inp = module.InferInput(name, list(x.shape), oip.datatype_of(x))
     inp.set_data_from_numpy(x)
+    return [inp]
+
+
+def _model_names(module, models: list[str]):
+    """The built-in ``waiting_time`` model's input: the model names as one BYTES tensor."""
+    inp = module.InferInput("MODEL", [len(models)], "BYTES")
+    inp.set_data_from_numpy(np.array([m.encode() for m in models], dtype=np.object_))
     return [inp]
 
 
@@ -116,10 +117,8 @@ class Client:
 
     def waiting_ms(self, models: list[str], timeout_s: float = 2.0) -> dict[str, float]:
         """The server's estimated waiting time of each model (answered while it is busy)."""
-        names = np.array([m.encode() for m in models], dtype=np.object_)
-        inp = tc_grpc.InferInput("MODEL", [len(models)], "BYTES")
-        inp.set_data_from_numpy(names)
-        result = self.triton.infer(oip.WAITING_TIME_MODEL, [inp], client_timeout=timeout_s)
+        result = self.triton.infer(oip.WAITING_TIME_MODEL, _model_names(tc_grpc, models),
+                                   client_timeout=timeout_s)
         return dict(zip(models, result.as_numpy("WAIT_MS").tolist()))
 
     def close(self) -> None:
@@ -151,9 +150,8 @@ class AsyncClient:
 
     async def waiting_ms(self, models: list[str], timeout_s: float = 2.0) -> dict[str, float]:
         """The server's estimated waiting time of each model (answered while it is busy)."""
-        inp = tc_aio.InferInput("MODEL", [len(models)], "BYTES")
-        inp.set_data_from_numpy(np.array([m.encode() for m in models], dtype=np.object_))
-        result = await self.triton.infer(oip.WAITING_TIME_MODEL, [inp], client_timeout=timeout_s)
+        result = await self.triton.infer(oip.WAITING_TIME_MODEL, _model_names(tc_aio, models),
+                                         client_timeout=timeout_s)
         return dict(zip(models, result.as_numpy("WAIT_MS").tolist()))
 
     async def close(self) -> None:

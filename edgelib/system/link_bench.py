@@ -71,6 +71,17 @@ def _config(d: str, host: str) -> Path:
                         {"echo": {"kind": "echo", "shape": [-1]}})
 
 
+def _record(rows: list[dict], shaping_: str, path: str, mbit: float, achieved: float) -> None:
+    """One measured row (achieved in bytes/s), printed as it comes."""
+    rows.append({"shaping": shaping_, "path": path, "configured_Mbit/s": mbit,
+                 "achieved_Mbit/s": 8 * achieved / 1e6})
+    print(rows[-1], flush=True)
+
+
+def _transfer_bytes(link: Link) -> int:
+    return max(100_000, int(2 * link.bandwidth))  # two seconds of traffic, at least 100 kB
+
+
 def run(mbits=MBITS) -> list[dict]:
     rows = []
     ok, why = shaping.available()
@@ -78,15 +89,10 @@ def run(mbits=MBITS) -> list[dict]:
         with processes.ServerProcess(_config(d, "127.0.0.1"), "s") as server:
             for mb in mbits:
                 link = Link(f"{mb:g} Mbit/s", mb * 1e6 / 8)
-                n = max(100_000, int(2 * link.bandwidth))
-                got = _token_bucket_tcp(link, n)
-                rows.append({"shaping": "token-bucket", "path": "TCP transfer",
-                             "configured_Mbit/s": mb, "achieved_Mbit/s": 8 * got / 1e6})
-                print(rows[-1], flush=True)
-                got = _echo_round_trip(server.address, link, "token-bucket", n)
-                rows.append({"shaping": "token-bucket", "path": "runtime echo round trip",
-                             "configured_Mbit/s": mb, "achieved_Mbit/s": 8 * got / 1e6})
-                print(rows[-1], flush=True)
+                n = _transfer_bytes(link)
+                _record(rows, "token-bucket", "TCP transfer", mb, _token_bucket_tcp(link, n))
+                _record(rows, "token-bucket", "runtime echo round trip", mb,
+                        _echo_round_trip(server.address, link, "token-bucket", n))
         if not ok:
             rows.append({"shaping": "tc", "skipped": why})
             print(rows[-1], flush=True)
@@ -97,16 +103,12 @@ def run(mbits=MBITS) -> list[dict]:
                 link = Link(f"{mb:g} Mbit/s", mb * 1e6 / 8)
                 bps = mb * 1e6 / shaping.goodput_factor(host.mtu)
                 host.set_rates(bps, bps)
-                n = max(100_000, int(2 * link.bandwidth))
+                n = _transfer_bytes(link)
                 for direction in ("up", "down"):
-                    got = shaping.measure_bandwidth(host, n, direction)
-                    rows.append({"shaping": "tc", "path": f"TCP transfer, {direction}",
-                                 "configured_Mbit/s": mb, "achieved_Mbit/s": 8 * got / 1e6})
-                    print(rows[-1], flush=True)
-                got = _echo_round_trip(server.address, link, "tc", n)
-                rows.append({"shaping": "tc", "path": "runtime echo round trip",
-                             "configured_Mbit/s": mb, "achieved_Mbit/s": 8 * got / 1e6})
-                print(rows[-1], flush=True)
+                    _record(rows, "tc", f"TCP transfer, {direction}", mb,
+                            shaping.measure_bandwidth(host, n, direction))
+                _record(rows, "tc", "runtime echo round trip", mb,
+                        _echo_round_trip(server.address, link, "tc", n))
     for r in rows:
         if "achieved_Mbit/s" in r:
             r["achieved / configured"] = r["achieved_Mbit/s"] / r["configured_Mbit/s"]

@@ -163,10 +163,7 @@ class Executor:
         """``model`` on ``x`` under the platform: (output, the platform's seconds)."""
         began = time.perf_counter()
         y = model.run(x)
-        elapsed = time.perf_counter() - began
-        if self.platform.slowdown > 1:
-            time.sleep((self.platform.slowdown - 1) * elapsed)
-        return y, elapsed * self.platform.slowdown
+        return y, self.platform.dilate(time.perf_counter() - began)
 
     def _next(self) -> tuple[ModelQueue, Job] | None:
         with self.cv:
