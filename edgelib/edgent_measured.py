@@ -8,13 +8,14 @@ Three predictions stand beside the measurement:
 
 - *regression*: Alg. 1's A_{i,p} from notebook 04's per-layer regressions (Edgent's model);
 - *averaged layers*: the same formula with notebook 04's averaged per-layer measurements;
-- *calibrated*: each setting's compute as timed by a block of calibration requests right before
-  its measured block (another stratified draw of images, the unshaped 1 GB/s link), plus one
-  per-request overhead for the whole sweep (round trip − edge compute, the median over every
-  networked calibration request) and the link's time for the bytes. Under ``token-bucket`` that time is bytes / bandwidth each way;
-  under ``tc`` it is (bytes − the bucket an idle tbf passes at once) / bandwidth
-  (``link_time_ms``): a message smaller than the bucket crosses almost unshaped. On-device rows
-  compare the same slice timed twice (a repeat measurement); the networked rows are the test.
+- *calibrated*: each setting's compute as timed by a block of calibration requests right
+  before its measured block (another stratified draw of images, a 1 GB/s link — under tc a
+  tbf at that rate), plus one per-request overhead per shaping (round trip − edge compute, the
+  median over every networked calibration request) and the link's time for the bytes. Under
+  ``token-bucket`` that time is bytes / bandwidth each way; under ``tc`` it is (bytes − the
+  bucket an idle tbf passes at once) / bandwidth (``link_time_ms``): a message smaller than the
+  bucket crosses almost unshaped. On-device rows compare the calibration block's compute with
+  the measured block's time of the same slice (a repeat); the networked rows are the test.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def measured_runs(model, runtime, searches: dict[str, PartitionSearch],
     """Run Alg. 1's choices over the runtime; one row per (orientation, bandwidth).
 
     Setting by setting, a calibration block right before the measured block: ``requests``
-    calibration requests (another class-stratified draw of test images) on the unshaped
+    calibration requests (another class-stratified draw of test images) on the 1 GB/s
     ``CALIBRATION_LINK``, then ``requests`` measured requests on the setting's link; the link
     changes twice per setting, never between requests of a block. The first request of each
     block is a warm-up and is discarded; times are medians over the block."""
