@@ -22,6 +22,7 @@ MODELS = {
     "echo16": {"kind": "echo", "datatype": "FP16", "features": 7},
     "linear": {"kind": "linear", "features": 4, "outputs": 3},
     "slow": {"kind": "echo", "features": 4, "delay_ms": 150, "max_queue": 2},
+    "slowq": {"kind": "echo", "features": 4, "delay_ms": 150, "max_queue": 8},
     "spare": {"kind": "echo", "features": 4},
     "any": {"kind": "module", "factory": "torch.nn:Linear",
             "kwargs": {"in_features": 4, "out_features": 2},
@@ -40,7 +41,7 @@ def deployment(tmp_path_factory):
     models = {**MODELS, "tail": {"kind": "branchy_slice", "weights": "w.pt", "width": 8,
                                  "exit": 3, "start": 5}}
     load = [m for m in models if m != "spare"]
-    path = config.write(d / "deploy.json", {"a": {"load": load}, "b": {"load": ["echo32"]}},
+    path = config.write(d / "deploy.json", {"a": {"load": load}, "b": {"load": ["echo32", "slow"]}},
                         models)
     with processes.ServerProcess(path, "a") as a:
         yield path, a
@@ -167,20 +168,23 @@ def test_a_full_queue_refuses_instead_of_growing(deployment):
 def test_requests_whose_deadline_passes_in_the_queue_are_dropped_not_computed(deployment):
     a = deployment[1].address
     t = triton.InferenceServerClient(a)
-    stats = lambda: t.get_inference_statistics("slow").model_stats[0].inference_count  # noqa
+    stats = lambda: t.get_inference_statistics("slowq").model_stats[0].inference_count  # noqa
     before = stats()
 
     async def burst():
         async with client.AsyncClient(a) as c:
             inp = [client.tc_aio.InferInput("INPUT", [1, 4], "FP32")]
             inp[0].set_data_from_numpy(np.ones((1, 4), np.float32))
-            # the first runs at once; the two behind it wait ≥ 150 ms, past their 50 ms timeout
-            return await client.fan_out([c.triton.infer("slow", inp, timeout=50_000)
-                                         for _ in range(3)])
+            # one request without a server-side timeout and two with 50 ms, on a queue long
+            # enough for all three: whatever the order, every job after the first computed one
+            # waits ≥ 150 ms, so at least one timed request expires, and the untimed one runs
+            return await client.fan_out([c.triton.infer("slowq", inp, timeout=t)
+                                         for t in (None, 50_000, 50_000)])
     results = asyncio.run(burst())
-    expired = [r for r in results if isinstance(r, Exception)]
-    assert len(expired) == 2 and all(client.status_of(r) == "DEADLINE_EXCEEDED" for r in expired)
-    assert stats() == before + 1
+    assert not isinstance(results[0], Exception)
+    expired = [r for r in results[1:] if isinstance(r, Exception)]
+    assert expired and all(client.status_of(r) == "DEADLINE_EXCEEDED" for r in expired)
+    assert stats() == before + len(results) - len(expired)  # the expired were never computed
     t.close()
 
 
@@ -189,8 +193,10 @@ def test_waiting_time_is_answered_while_the_model_is_busy(deployment):
 
     async def run():
         async with client.AsyncClient(a) as c:
+            # two requests: one running, one queued, within the queue's bound of 2 however
+            # slowly the server picks up the first
             slow = [asyncio.ensure_future(c.infer("slow", np.ones((1, 4), np.float32)))
-                    for _ in range(3)]
+                    for _ in range(2)]
             await asyncio.sleep(0.05)
             with client.Client(a) as sync:
                 waits = sync.waiting_ms(["slow", "echo32"])
@@ -199,7 +205,27 @@ def test_waiting_time_is_answered_while_the_model_is_busy(deployment):
             return waits, still_busy
     waits, still_busy = asyncio.run(run())
     # one executor serves every queue: a request to any model waits for the whole backlog
-    assert still_busy and waits["slow"] > 150 and abs(waits["echo32"] - waits["slow"]) < 5
+    assert still_busy and waits["slow"] > 0 and abs(waits["echo32"] - waits["slow"]) < 5
+
+
+def test_the_waiting_estimate_is_queue_times_average_plus_the_running_remainder():
+    import time
+
+    from edgelib import platforms
+    from edgelib.system import hosted, queues
+    executor = queues.Executor(platforms.Platform("t", 1, 1.0, 10, "test", "none"))
+    a = executor.add(hosted.echo("a", features=4), warm_up=False)
+    b = executor.add(hosted.echo("b", features=4), warm_up=False)
+    a.average_s, b.average_s = 0.1, 0.3
+    for q, n in ((a, 3), (b, 1)):
+        q.jobs.extend(queues.Job(np.zeros((1, 4), np.float32), lambda *_: None) for _ in range(n))
+    executor.running = (a, time.monotonic() - 0.04)  # 0.06 s of a's average left
+    assert a.waiting_s() == pytest.approx(3 * 0.1 + 0.3 + 0.06, abs=0.01)
+    executor.running = (a, time.monotonic() - 1.0)  # overran its average: nothing left
+    assert b.waiting_s() == pytest.approx(0.6, abs=1e-9)
+    with pytest.raises(queues.Overloaded):
+        a.model.max_queue = 3
+        a.submit(queues.Job(np.zeros((1, 4), np.float32), lambda *_: None))
 
 
 def test_a_killed_server_gives_unavailable_and_failover_answers(deployment, tmp_path):
