@@ -13,6 +13,7 @@ Without torchrun (no ``WORLD_SIZE`` > 1 in the environment) every function here 
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -42,7 +43,16 @@ def init_from_env() -> bool:
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    atexit.register(finish)
     return True
+
+
+def finish() -> None:
+    """Leave the process group. A gloo process that exits with its group still alive aborts
+    now and then ("terminate called without an active exception": its threads are torn down
+    mid-flight), so ``init_from_env`` registers this to run at exit."""
+    if active():
+        dist.destroy_process_group()
 
 
 def shard(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
