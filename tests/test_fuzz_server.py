@@ -21,7 +21,9 @@ CLEAR = {"INVALID_ARGUMENT", "NOT_FOUND", "UNAVAILABLE", "RESOURCE_EXHAUSTED", "
 WEIRD_NUMBERS = [0, -1, 1, 2 ** 31, 2 ** 62, -2 ** 63, 7, 3]
 WEIRD_FLOATS = [float("nan"), float("inf"), -float("inf"), 1e300, -1e300, -0.0, 1.5]
 WEIRD_STRINGS = ["", "echo", "waiting_time", "x" * 5000, "ünïcødé", "../../etc/passwd",
-                 "echo\x00", "INPUT", "OUTPUT", "BYTES", "FP32", "FP64"]
+                 "echo\x00", "INPUT", "OUTPUT", "BYTES", "FP32", "FP64",
+                 "fm-upload", "two-level-setup", "two-level-first-stop", "two-level-paper", "FM",
+                 "CL", "SETUP"]  # the two-level router's built-in models and inputs
 
 pytestmark = pytest.mark.timeout(300)  # no test here may hang CI
 

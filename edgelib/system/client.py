@@ -48,10 +48,13 @@ class Reply:
     shaping: str
 
 
-def _message_bytes(model: str, x: np.ndarray, name: str) -> int:
-    """Size of the ModelInferRequest this call sends (what a link carries, less HTTP/2 framing)."""
-    request = pb.ModelInferRequest(model_name=model, raw_input_contents=[oip.to_bytes(x)])
-    request.inputs.add(name=name, datatype=oip.datatype_of(x), shape=x.shape)
+def _message_bytes(model: str, x: np.ndarray | dict, name: str = "INPUT") -> int:
+    """Size of the ModelInferRequest this call sends (what a link carries, less HTTP/2
+    framing); ``x`` one tensor called ``name`` or a dict of named tensors."""
+    request = pb.ModelInferRequest(model_name=model)
+    for n, t in (x.items() if isinstance(x, dict) else [(name, x)]):
+        request.raw_input_contents.append(oip.to_bytes(t))
+        request.inputs.add(name=n, datatype=oip.datatype_of(t), shape=t.shape)
     return request.ByteSize()
 
 

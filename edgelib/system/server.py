@@ -31,10 +31,13 @@ from tritonclient.grpc import service_pb2_grpc as rpc
 
 from .. import platforms
 from . import config as config_
-from . import hosted, oip, queues
+from . import hosted, oip, queues, router
 
 VERSION = "1"
 EXTENSIONS = ["model_repository", "statistics", "parameters"]
+STATUS = {queues.Overloaded: grpc.StatusCode.RESOURCE_EXHAUSTED,
+          queues.Expired: grpc.StatusCode.DEADLINE_EXCEEDED,
+          queues.Stopped: grpc.StatusCode.UNAVAILABLE}
 
 
 class Server(rpc.GRPCInferenceServiceServicer):
@@ -44,6 +47,7 @@ class Server(rpc.GRPCInferenceServiceServicer):
         self.platform = executor.platform
         self.queues = executor.queues  # name -> ModelQueue, shared with the executor
         self.loading: set[str] = set()
+        self.router = router.Router(self)  # the two-level paper's Alg. 2 (built-in models)
 
     # ---- models -----------------------------------------------------------------------------
     def load_model(self, name: str) -> None:
@@ -158,35 +162,37 @@ class Server(rpc.GRPCInferenceServiceServicer):
             params = oip.request_parameters(request.parameters)
             if request.model_name == oip.WAITING_TIME_MODEL:
                 return self._waiting_times(request)
+            if request.model_name in router.MODELS:
+                return await self.router.handle(request, params, context)
             asked = await self._queue(request.model_name, context)
             q = self.queues[self.policy(asked.model.name, self.queues)]
             x = self._input(request, q.model)
         except oip.BadRequest as err:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        left = [t for t in (context.time_remaining(), params.get("timeout", 0) / 1e6) if t]
+        try:
+            y, info = await self.compute(q, x, time.monotonic() + min(left) if left else None)
+        except Exception as err:  # the queue's errors, or the model's own (INTERNAL)
+            await context.abort(STATUS.get(type(err), grpc.StatusCode.INTERNAL), str(err))
+        return self._response(request, q, y, info)
+
+    async def compute(self, q: queues.ModelQueue, x: np.ndarray, deadline: float | None):
+        """Run ``x`` through queue ``q`` (on the executor); (output, info) or the queue's error."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
 
         def done(y, err, info):
             loop.call_soon_threadsafe(_settle, future, y, err, info)
 
-        left = [t for t in (context.time_remaining(), params.get("timeout", 0) / 1e6) if t]
-        job = queues.Job(x, done, deadline=time.monotonic() + min(left) if left else None)
-        try:
-            q.submit(job)
-        except queues.Overloaded as err:
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(err))
-        except queues.Stopped as err:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
+        job = queues.Job(x, done, deadline=deadline)
+        q.submit(job)  # Overloaded / Stopped propagate
         try:
             y, err, info = await future
         finally:
             job.cancelled = True  # a cancelled call (client deadline, disconnect) is skipped
         if err is not None:
-            code = {queues.Expired: grpc.StatusCode.DEADLINE_EXCEEDED,
-                    queues.Stopped: grpc.StatusCode.UNAVAILABLE}.get(type(err),
-                                                                     grpc.StatusCode.INTERNAL)
-            await context.abort(code, str(err))
-        return self._response(request, q, y, info)
+            raise err
+        return y, info
 
     @staticmethod
     def _input(request, model: hosted.HostedModel) -> np.ndarray:
