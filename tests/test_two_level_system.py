@@ -180,3 +180,36 @@ def test_a_server_killed_mid_run_loses_no_request(system):
         if o["answered_by"] == "first-level":  # only when encoder 1 alone was asked
             assert o["superclass"] == 1
     assert any(o["answered_by"] == "edge" for o in after if o["device"] == 1)
+
+
+def test_simulator_follows_the_real_system_on_a_tiny_configuration(system, tmp_path):
+    """Calibrated on a computed one-device run, the simulator predicts a replayed run of two
+    devices in the same ballpark (the notebook's validation holds it to 10 % / 15 %)."""
+    from edgelib import data
+    from edgelib.system import sim
+
+    dep, first = system["deployment"], system["first"]
+    one = dep.run({**system["job"], "devices": [{"local": 0, "inputs": list(range(N))}]})
+    with torch.no_grad():
+        fm = first.head_until(data.normalize(system["images"]))
+        probs = first.tail_from(fm).float().softmax(1)
+        outs = [system["seconds"][s](fm) for s in range(len(MEMBERS))]
+    labels = np.array([[MEMBERS[s][int(i)] for i in o.argmax(1)] for s, o in enumerate(outs)])
+    conf = np.array([o.max(1).values.numpy() for o in outs])
+    path = run.save_replay(tmp_path / "replay.npz", fm.numpy(), probs.numpy(), one)
+    replay = np.load(path)
+    work = sim.Workload(probs.numpy(), labels, conf, replay["head_ms"], replay["tail_ms"],
+                        fm_bytes=fm[0].numpy().nbytes + 100)
+    cal = sim.calibrate(one, work, None)
+    devices = [{"local": 0, "inputs": list(range(N))}, {"local": 1, "inputs": list(range(N))}]
+    real = dep.run({**system["job"], "mode": "replayed", "inputs": path, "devices": devices})
+    simulated = sim.System(2, system["placement"], MEMBERS, TH, None).run(work, cal, devices)
+    assert len(real) == len(simulated) == 2 * N
+    real_mean = np.mean([o["total_ms"] for o in real])
+    sim_mean = np.mean([r.total_ms for r in simulated])
+    assert 0.5 < sim_mean / real_mean < 2.0, (sim_mean, real_mean)
+    # the same policies decide the same routes
+    by_key = {(o["device"], o["index"]): o for o in real}
+    for r in simulated:
+        o = by_key[(r.device, r.index)]
+        assert (r.label, list(r.queried)) == (o["label"], o["queried"])
