@@ -202,6 +202,37 @@ class RuntimeKnobs:
 
 
 @dataclass(frozen=True)
+class SystemKnobs:
+    """Notebook 08: the two-level edge system, real and simulated."""
+
+    requests: int = 60  # inputs per real single-inference run (class-stratified)
+    bandwidths_mbit: tuple[float, ...] = (1.0, 10.0, 100.0)  # the shaped device link
+    clusters: int = 3  # the paper: three clusters, one edge server each
+    encoders_per_server: int = 1  # Alg. 1's memory: M = (this + 0.5) encoders
+    partitioned: tuple[str, ...] = ("resnet20", "resnet56")  # baselines' backbones
+    devices: tuple[int, ...] = (1, 2, 4, 8)  # loads at which sim is validated against real
+    per_device: int = 20  # inputs per device in a validation run
+    full_load_devices: int = 60  # simulated devices that saturate the three servers
+    scaling_servers: int = 30
+    scaling_devices: int = 3000
+    scaling_loads: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2)  # × estimated capacity
+    scaling_horizon_s: float = 1.0  # simulated seconds of open-loop arrivals per load
+
+    def __post_init__(self):
+        problems = []
+        for name in ("requests", "clusters", "encoders_per_server", "per_device",
+                     "full_load_devices", "scaling_servers", "scaling_devices"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                problems.append(f"{name} must be a positive integer, got {v!r}")
+        if not self.bandwidths_mbit or any(not 0 < b < 1e5 for b in self.bandwidths_mbit):
+            problems.append(f"bandwidths_mbit must be in (0, 1e5), got {self.bandwidths_mbit!r}")
+        if not self.partitioned:
+            problems.append("partitioned needs at least one backbone")
+        _require(problems, "system knobs")
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     # --- data (edgelib.data) ---
@@ -219,6 +250,7 @@ class Profile:
     edge: EdgeKnobs | None = None
     decision: DecisionKnobs = DecisionKnobs()
     runtime: RuntimeKnobs = RuntimeKnobs()
+    system: SystemKnobs = SystemKnobs()
     seed: int = 0
 
 
@@ -248,6 +280,10 @@ PROFILES: dict[str, Profile] = {
         # requirement above on-device latency: the smoke model's tiny layers make every split
         # slower than on-device here, and the selection code path must still run
         runtime=RuntimeKnobs(bandwidths_mb=(1.0, 10.0), requests=2),
+        system=SystemKnobs(requests=6, bandwidths_mbit=(10.0, 100.0), partitioned=("resnet20",),
+                           devices=(1, 2), per_device=4, full_load_devices=6,
+                           scaling_servers=6, scaling_devices=60, scaling_loads=(0.5, 1.0),
+                           scaling_horizon_s=0.5),
         decision=DecisionKnobs(measured_requests=2, bandwidths_mb=(1.0, 10.0), seeds=(0, 1),
                                requirement_share=1.5,
                                hidden=(32, 32, 32, 32), epochs=2, steps_per_epoch=300,

@@ -11,5 +11,12 @@
 - ``processes``: servers as real separate processes;
 - ``link`` and ``shaping``: link profiles, the sender-side token bucket, and real traffic
   shaping with Linux tc (network namespaces, veth, tbf);
-- ``split``: the branchy AlexNet's partitioned inference over the runtime (notebook 06).
+- ``split``: the branchy AlexNet's partitioned inference over the runtime (notebook 06);
+- ``policies``: the two-level paper's Alg. 1 (model load), Alg. 2's choice of server and
+  shortest-wait offloading, as pure functions;
+- ``router``: Alg. 2 on the edge server (built-in models: FM upload, routing, recall,
+  forwarding, failover; the placement it is told);
+- ``two_level_system`` and ``two_level_run``: encoders on servers, two-level and partitioned
+  devices, deployments of processes behind a tc-shaped link (notebook 08);
+- ``sim``: the SimPy model of the same system, calling the same policies (notebook 08).
 """

@@ -5,8 +5,9 @@ The same policies as the real system, called, not copied: Alg. 2's waves and ans
 baseline's shortest-wait offloading (``policies.shortest_wait``); placements come from Alg. 1
 (``policies.model_load``). What the real system measures is drawn from its measured samples:
 
-- a server is one executor serving its models in arrival order (as ``queues.Executor``); a
-  query's service time is a draw from the measured compute times of its model kind, plus
+- a server is one executor serving its models in arrival order (as ``queues.Executor``);
+  ``shared_cpu`` puts every server's computation on one machine's cores, one at a time (the
+  real deployment here: three servers of two threads on two cores); a query's service time is a draw from the measured compute times of its model kind, plus
   ``rpc_ms`` per request (gRPC, the router) and ``forward_ms`` per forwarded query;
 - the estimated wait a router or device asks for is what the runtime answers: queued requests ×
   mean service time + what remains of the running one;
@@ -65,8 +66,8 @@ class Result:
 
 
 class _Server:
-    def __init__(self, env, cal: Calibration, rng):
-        self.env, self.cal, self.rng = env, cal, rng
+    def __init__(self, env, cal: Calibration, rng, cpu=None):
+        self.env, self.cal, self.rng, self.cpu = env, cal, rng, cpu
         self.executor = simpy.Resource(env, capacity=1)
         self.busy_until = 0.0
         self.means = {k: float(np.mean(v)) for k, v in cal.service_ms.items()}
@@ -80,8 +81,14 @@ class _Server:
         service = float(self.rng.choice(self.cal.service_ms[kind]))
         with self.executor.request() as turn:
             yield turn
-            self.busy_until = self.env.now + service
-            yield self.env.timeout(service)
+            if self.cpu is None:
+                self.busy_until = self.env.now + service
+                yield self.env.timeout(service)
+            else:  # servers sharing one machine's cores: one computation at a time
+                with self.cpu.request() as core:
+                    yield core
+                    self.busy_until = self.env.now + service
+                    yield self.env.timeout(service)
         return service
 
 
@@ -109,21 +116,26 @@ class System:
     topology: str = "shared"
     rule: str = "first-stop"
     overlap: bool = True
+    shared_cpu: bool = False  # every server's computation on one machine's cores (this one)
     results: list = field(default_factory=list)
 
     def _setup(self, cal: Calibration):
         env = simpy.Environment()
         rng = np.random.default_rng(cal.seed)
-        servers = [_Server(env, cal, rng) for _ in range(self.clusters)]
+        cpu = simpy.Resource(env, capacity=1) if self.shared_cpu else None
+        servers = [_Server(env, cal, rng, cpu) for _ in range(self.clusters)]
         n_links = 1 if self.topology == "shared" else self.clusters
         links = [_Link(env, self.bandwidth_bps) for _ in range(n_links)]
         return env, servers, (lambda c: links[0 if self.topology == "shared" else c])
 
     def run(self, work: Workload, cal: Calibration, devices: list[dict],
-            architecture: str = "two-level", arrivals_per_s: float | None = None) -> list[Result]:
+            architecture: str = "two-level", arrivals_per_s: float | None = None,
+            horizon_ms: float | None = None) -> list[Result]:
         """``devices``: [{"local": cluster, "inputs": [indices]}]. Closed loop (each device
-        sends its next input when the last is answered), or open loop with Poisson arrivals at
-        ``arrivals_per_s`` per device."""
+        sends its next input when the last is answered), or open loop: Poisson arrivals at
+        ``arrivals_per_s`` per device until ``horizon_ms``, cycling through its inputs."""
+        if arrivals_per_s is not None and not (horizon_ms and horizon_ms > 0):
+            raise ValueError("open-loop traffic needs a positive horizon_ms")
         if self.topology not in ("shared", "per-server"):
             raise ValueError(f"topology must be 'shared' or 'per-server', got {self.topology!r}")
         if architecture not in ("two-level", "partitioned"):
@@ -143,8 +155,11 @@ class System:
                 yield env.process(one(n, d, i))
 
         def opened(n, d):
-            for i in d["inputs"]:
-                yield env.timeout(1e3 * arrivals.exponential(1 / arrivals_per_s))
+            for i in itertools.cycle(d["inputs"]):
+                gap = 1e3 * arrivals.exponential(1 / arrivals_per_s)
+                if env.now + gap > horizon_ms:
+                    return
+                yield env.timeout(gap)
                 env.process(one(n, d, i))
 
         for n, d in enumerate(devices):

@@ -55,6 +55,14 @@ async def _devices(job: dict) -> list[dict]:
     devices = [kind(n, d["local"], addresses, job.get("rule", "first-stop"),
                     job.get("overlap", True), compute, link, job.get("shaping", "none"),
                     job.get("timeout_s", 30.0)) for n, d in enumerate(job["devices"])]
+    for d in devices:
+        d.tail = job.get("tail") or getattr(d, "tail", None)
+    if compute is not None:  # warm up: torch's first call is slow and would count as compute
+        with torch.no_grad():
+            compute.net(torch.zeros(1, 3, 32, 32))
+    for d in devices:  # every device's channels open before the clock starts (a dead
+        await asyncio.gather(*(c.is_server_live() for c in d.servers.values()),  # server too)
+                             return_exceptions=True)
     t0 = time.perf_counter()
 
     async def loop(device, indices):

@@ -54,9 +54,9 @@ def encoder_models(weights: list[str], backbone: str, num_classes: int, classes:
 
 
 def tail_model(weights: str, backbone: str, num_classes: int, width: int | None,
-               fm_shape: tuple[int, ...]) -> dict:
+               fm_shape: tuple[int, ...], name: str = TAIL) -> dict:
     """Config entry of the partitioned baseline's server half (the stages after the cut)."""
-    return {TAIL: {"kind": "module", "factory": "edgelib.system.two_level_system:partition_tail",
+    return {name: {"kind": "module", "factory": "edgelib.system.two_level_system:partition_tail",
                    "kwargs": {"backbone": backbone, "num_classes": num_classes,
                               "weights": str(weights), "width": width},
                    "input": {"datatype": "FP32", "shape": [-1, *fm_shape]},
@@ -227,6 +227,8 @@ class Device:
 class PartitionedDevice(Device):
     """The baseline: backbone up to the cut here, the rest on the shortest-wait server."""
 
+    tail = TAIL  # the hosted model of the stages after the cut
+
     async def infer(self, index: int, image=None, replay: dict | None = None,
                     t0: float = 0.0) -> Outcome:
         started = time.perf_counter()
@@ -244,7 +246,7 @@ class PartitionedDevice(Device):
         for cluster in [first] + sorted((c for c in self.order if c != first),
                                         key=lambda c: waits[c]):
             try:
-                result = await self._send(cluster, TAIL, {"INPUT": fm_np}, "")
+                result = await self._send(cluster, self.tail, {"INPUT": fm_np}, "")
             except InferenceServerException:
                 out.failovers += 1
                 continue
@@ -258,6 +260,6 @@ class PartitionedDevice(Device):
 
     async def _wait(self, cluster: int) -> float:
         inp = tc_aio.InferInput("MODEL", [1], "BYTES")
-        inp.set_data_from_numpy(np.array([TAIL.encode()], dtype=np.object_))
+        inp.set_data_from_numpy(np.array([self.tail.encode()], dtype=np.object_))
         r = await self.servers[cluster].infer(oip.WAITING_TIME_MODEL, [inp], client_timeout=2.0)
         return float(r.as_numpy("WAIT_MS")[0])
