@@ -11,6 +11,7 @@ run into the simulator's replayable workload.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,8 @@ from .system import two_level_system as tls
 
 
 @dataclass
+
+
 class Setup:
     profile: object
     folder: object  # where weights, configs and replays go
@@ -33,9 +36,10 @@ class Setup:
     first: torch.nn.Module
     seconds: list
     baselines: dict  # name -> trained StagedNet
-    accuracy: dict  # name -> test accuracy of the backbone (whole test set)
+    accuracy: dict  # name (or "two-level") -> accuracy on the whole test split
     images: torch.Tensor  # the measured inputs (uint8)
     labels: torch.Tensor
+    superclass: np.ndarray  # each measured input's true superclass
     cluster_of: np.ndarray  # each measured input's cluster
     shares: np.ndarray  # clusters × K: what Alg. 1 is told
     config: object = None
@@ -77,6 +81,9 @@ def prepare(P, progress: bool = False) -> Setup:
     for name in S.partitioned:
         net, rec = train.train_backbone(P, name, cifar10, progress)
         baselines[name], accuracy[name] = net.eval().float(), rec["metrics"]["test_acc"]
+    tl = two_level.TwoLevel(smap, first, seconds)
+    accuracy["two-level"] = two_level.replay(tl.outputs(cifar10.test), cifar10.test.labels,
+                                             th)["accuracy"]
     idx = data.stratified_indices(cifar10.test.labels, S.requests, P.seed)
     members = [smap.members(s) for s in range(k)]
     shares = shares_per_cluster(k, S.clusters, P.seed)
@@ -88,7 +95,7 @@ def prepare(P, progress: bool = False) -> Setup:
                                          "baselines": list(S.partitioned), "seed": P.seed})
     return Setup(P, folder, members, th, first.eval().float(), [s.eval().float() for s in seconds],
                  baselines, accuracy, cifar10.test.images[idx], cifar10.test.labels[idx],
-                 cluster_of, shares)
+                 sup, cluster_of, shares)
 
 
 def deploy(setup: Setup) -> object:
@@ -120,19 +127,25 @@ def deploy(setup: Setup) -> object:
 
 def placement(setup: Setup, how: str = "alg1", seed: int = 0) -> policies.Placement:
     """Alg. 1 on the clusters' shares (memory for ``encoders_per_server`` encoders each), a
-    random placement of the same size, or every encoder everywhere."""
+    random placement with as many copies (every encoder once at least), or every encoder
+    everywhere."""
     S, k = setup.profile.system, len(setup.members)
     if how == "alg1":
         return policies.model_load(setup.shares, [S.encoders_per_server + 0.5] * S.clusters, 1.0)
     if how == "everywhere":
         return policies.Placement({c: list(range(k)) for c in range(S.clusters)})
-    if how == "random":
+    if how == "random":  # as many copies as Alg. 1 loads, each encoder at least once
+        copies = sum(len(v) for v in placement(setup, "alg1").servers.values())
         rng = np.random.default_rng(seed)
         while True:
-            servers = {c: sorted(rng.choice(k, min(k, S.encoders_per_server), replace=False)
-                                 .tolist()) for c in range(S.clusters)}
-            if set().union(*servers.values()) == set(range(k)):
-                return policies.Placement(servers)
+            servers = {c: [] for c in range(S.clusters)}
+            for n in rng.permutation(np.arange(copies) % k):
+                room = [c for c in servers if len(servers[c]) < S.encoders_per_server
+                        and n not in servers[c]]
+                if room:
+                    servers[int(rng.choice(room))].append(int(n))
+            if sum(map(len, servers.values())) == copies:
+                return policies.Placement({c: sorted(v) for c, v in servers.items()})
     raise ValueError(f"placement must be alg1, random or everywhere, got {how!r}")
 
 
@@ -155,6 +168,26 @@ def single_devices(setup: Setup) -> list[dict]:
     """One device per cluster, each with its cluster's inputs (run one input at a time)."""
     return [{"local": c, "inputs": np.flatnonzero(setup.cluster_of == c).tolist()}
             for c in range(setup.profile.system.clusters)]
+
+
+def cluster_devices(setup: Setup, n_devices: int, per_device: int,
+                    shares: np.ndarray | None = None, seed: int = 0) -> list[dict]:
+    """``n_devices`` devices, device d in cluster d mod C, each sending ``per_device`` inputs of
+    its own cluster: the measured inputs assigned to it, in turn (``shares=None``), or inputs
+    drawn so that their superclasses follow ``shares[c]`` (C × K, e.g. for more clusters)."""
+    clusters = len(shares) if shares is not None else setup.profile.system.clusters
+    rng = np.random.default_rng(seed)
+    devices = []
+    for d in range(n_devices):
+        c = d % clusters
+        mine = np.flatnonzero(setup.cluster_of == c) if shares is None else []
+        if len(mine):
+            inputs = [int(mine[(d // clusters + j) % len(mine)]) for j in range(per_device)]
+        else:  # drawn by the cluster's shares (also for a cluster no measured input fell in)
+            w = (setup.shares if shares is None else shares)[c][setup.superclass]
+            inputs = rng.choice(len(w), per_device, p=w / w.sum()).tolist()
+        devices.append({"local": c, "inputs": inputs})
+    return devices
 
 
 def offline(setup: Setup) -> dict:
@@ -201,16 +234,12 @@ def summary(outcomes: list[dict], labels: torch.Tensor, **tags) -> dict:
     return {**tags, "requests": len(df), "mean ms": df["total_ms"].mean(),
             "p95 ms": df["total_ms"].quantile(0.95), "accuracy %": 100 * correct.mean(),
             "answered by the edge": int((df["answered_by"] == "edge").sum()),
-            "forwarded queries": int(sum(sum(s != o["router"] for s in o["servers"])
+            "forwarded queries (count)": int(sum(sum(s != o["router"] for s in o["servers"])
                                          for o in outcomes))}
 
 
 def models_pretty(name: str) -> str:
     return models.PRETTY.get(name, name)
-
-
-def save_json(path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=1, default=float))
 
 
 def fm_message_bytes(setup: Setup, net=None) -> int:
@@ -237,14 +266,14 @@ def measure_single(setup: Setup, dep, bandwidths_mbit, off: dict, rounds: int = 
                 raw.setdefault((bw, kind), []).extend(out)
         for kind in kinds:
             out = raw[(bw, kind)]
-            row = summary(out, setup.labels, bandwidth=bw, system=kind)
+            row = summary(out, setup.labels, **{"link Mbit/s": bw, "system": kind})
             want = (expected(setup, off, "first-stop") if kind == "two-level"
                     else off["partitioned"][kind].tolist())
             row["same answer as offline %"] = 100 * np.mean([o["label"] == want[o["index"]]
                                                              for o in out])
             row["median ms"] = np.median([o["total_ms"] for o in out])
-            row["edge ms"] = np.median([o["total_ms"] - o["head_ms"] - o["tail_ms"]
-                                        for o in out])
+            row["beyond device ms"] = np.median([o["total_ms"] - o["head_ms"] - o["tail_ms"]
+                                                for o in out])
             row["head ms"] = np.median([o["head_ms"] for o in out])
             row["tail ms"] = np.median([o["tail_ms"] for o in out])
             row["server ms"] = np.median([sum(o["compute_ms"]) for o in out])
@@ -252,136 +281,109 @@ def measure_single(setup: Setup, dep, bandwidths_mbit, off: dict, rounds: int = 
     return pd.DataFrame(rows), raw
 
 
-def validate(setup: Setup, dep, off, outcomes, bandwidth_mbit, place) -> tuple:
-    """Real (replayed devices) vs simulated at each load of ``devices``. The devices replay the
-    compute times the computed single-inference run ``outcomes`` measured; the simulator is
-    calibrated on the real run at the smallest load (in-sample there) and, like the real
-    deployment, puts the three servers on one machine's cores (``shared_cpu``)."""
+def ablations(setup: Setup, dep, place, off: dict, raw: dict, th_recall, tc: bool):
+    """On replayed devices (the compute times ``raw`` measured): the FM upload overlapped with
+    the first level or not at the two fastest links; recall under both stop rules."""
+    from .system import two_level_run
+
+    S, bw = setup.profile.system, setup.profile.system.bandwidths_mbit[-1]
+    replay = two_level_run.save_replay(setup.folder / "replay.npz", off["fm"], off["probs"],
+                                       raw[(bw, "two-level")])
+    settings = [(b, f"overlap {on}", setup.th, {"overlap": on == "on"})
+                for b in (S.bandwidths_mbit[-2:] if tc else [bw]) for on in ("on", "off")]
+    settings += [(bw, f"recall, {rule} rule", th_recall, {"rule": rule}) for rule in recall.RULES]
+    rows = []
+    for b, name, th, kw in settings:
+        if tc:
+            dep.set_bandwidth(b * 1e6)
+        dep.place(place, setup.members, th)
+        out = dep.run(job(setup, "two-level", single_devices(setup), sequential=True,
+                          mode="replayed", inputs=replay, **kw))
+        rows.append(summary(out, setup.labels, **{"link Mbit/s": b, "setting": name}) | {
+            "queries per input": np.mean([len(o["queried"]) for o in out]),
+            "beyond device ms": np.median([o["total_ms"] - o["head_ms"] - o["tail_ms"]
+                                           for o in out])})
+    dep.place(place, setup.members, setup.th)
+    return pd.DataFrame(rows)
+
+
+def real_runs(setup: Setup, place, off: dict, th_recall, tc: bool) -> tuple:
+    """Everything measured on the deployment of two-thread servers: single inference at every
+    link, then the ablations. (single-inference table, outcomes by (link, system), ablations)."""
+    from .system import two_level_run
+
+    S, bw = setup.profile.system, setup.profile.system.bandwidths_mbit[-1]
+    names = [f"c{c}" for c in range(S.clusters)]
+    with two_level_run.Deployment(setup.config, names, bw * 1e6 if tc else None) as dep:
+        dep.place(place, setup.members, setup.th)
+        single, raw = measure_single(setup, dep, S.bandwidths_mbit if tc else [bw], off)
+        return single, raw, ablations(setup, dep, place, off, raw, th_recall, tc)
+
+
+def core_config(setup: Setup):
+    """The deployment with single-threaded servers (platform ``edge-core``) for validation."""
+    raw = json.loads(setup.config.read_text())
+    for server in raw["servers"].values():
+        server["platform"] = "edge-core"
+    return config.write(setup.folder / "deploy_core.json", raw["servers"], raw["models"])
+
+
+def validate(setup: Setup, off, outcomes, bandwidth_mbit, place, tc: bool,
+             rounds: int = 2) -> tuple:
+    """Real vs simulated at each load of ``devices`` (each device in its own cluster, sending
+    that cluster's inputs), on single-threaded servers sharing this machine's cores. The
+    devices replay the compute times the computed single-inference run ``outcomes`` measured;
+    the simulator is calibrated on separate real runs of every input, one at a time, and
+    predicts every load; ``rounds`` times in turn, pooled. Also returned: the CPU the processes used per request beyond the
+    models' compute in the calibration run (``Deployment.cpu_s``)."""
     from .system import two_level_run
 
     S = setup.profile.system
-    bps = bandwidth_mbit * 1e6 if dep.host is not None else None
+    bps = bandwidth_mbit * 1e6 if tc else None
     path = two_level_run.save_replay(setup.folder / "replay.npz", off["fm"], off["probs"],
                                      outcomes)
     work = workload(setup, off, outcomes, fm_message_bytes(setup))
-    n, runs = len(off["probs"]), {}
-    for d in S.devices:
-        devices = sim.devices_round_robin(d, list(range(n)), list(range(S.clusters)),
-                                          S.per_device)
-        devices = [{"local": int(setup.cluster_of[x["inputs"][0]]), "inputs": x["inputs"]}
-                   for x in devices]
-        runs[d] = devices, dep.run(job(setup, "two-level", devices, mode="replayed",
-                                       inputs=path))
-    cal = sim.calibrate(runs[S.devices[0]][1], work, bps, seed=setup.profile.seed)
+    runs = {}
+    names = [f"c{c}" for c in range(S.clusters)]
+    first, cpu = [], {"servers": 0.0, "devices": 0.0}
+    with two_level_run.Deployment(core_config(setup), names, bps) as dep:
+        dep.place(place, setup.members, setup.th)
+        for _ in range(rounds):  # calibration and loads in turn: drift hits both alike
+            first += dep.run(job(setup, "two-level", single_devices(setup), sequential=True,
+                                 mode="replayed", inputs=path))
+            cpu = {k: cpu[k] + v for k, v in dep.cpu_s.items()}
+            for d in S.devices:
+                devices = cluster_devices(setup, d, S.per_device)
+                real = dep.run(job(setup, "two-level", devices, mode="replayed", inputs=path))
+                runs.setdefault(d, (devices, []))[1].extend(real)
+    cal = sim.calibrate(first, work, bps, seed=setup.profile.seed)
+    compute_ms = sum(sum(o["compute_ms"]) for o in first)
+    cpu_ms = (1e3 * (cpu["servers"] + cpu["devices"]) - compute_ms) / len(first)
+    cores = len(os.sched_getaffinity(0))
     rows = []
     for d, (devices, real) in runs.items():
-        model = sim.System(S.clusters, place, setup.members, setup.th, bps, shared_cpu=True)
+        model = sim.System(S.clusters, place, setup.members, setup.th, bps, cores=cores)
         simulated = [r.total_ms for r in model.run(work, cal, devices)]
         r = np.array([o["total_ms"] for o in real])
-        rows.append({"devices": d, "inputs": len(r), "real mean ms": r.mean(),
+        rows.append({"devices": d, "requests": len(r), "real mean ms": r.mean(),
                      "sim mean ms": np.mean(simulated), "real p95 ms": np.quantile(r, 0.95),
-                     "sim p95 ms": np.quantile(simulated, 0.95),
-                     "sample": "calibration" if d == S.devices[0] else "held out"})
+                     "sim p95 ms": np.quantile(simulated, 0.95)})
     df = pd.DataFrame(rows)
     df["mean error %"] = 100 * (df["sim mean ms"] / df["real mean ms"] - 1)
     df["p95 error %"] = 100 * (df["sim p95 ms"] / df["real p95 ms"] - 1)
     df["within 10 % / 15 %"] = (df["mean error %"].abs() <= 10) & (df["p95 error %"].abs() <= 15)
-    return df, cal, work
+    return df, cal, cores, cpu_ms
 
 
-def partitioned_workload(setup, outcomes, name) -> sim.Workload:
-    """The simulator's view of a partitioned baseline, from its computed run."""
-    n = len(setup.labels)
-    df = pd.DataFrame(outcomes).groupby("index")["head_ms"].median().reindex(range(n))
-    k = len(setup.members)
-    work = sim.Workload(np.full((n, k), 1.0 / k), np.zeros((k, n), int), np.zeros((k, n)),
-                        df.fillna(df.median()).to_numpy(), np.zeros(n),
-                        fm_message_bytes(setup, setup.baselines[name]))
-    return work
-
-
-def full_load(setup: Setup, place, work, cal, raw: dict, devices, bw: float, tc: bool):
-    """Time per input with the three servers saturated (simulated, independent servers), with
-    each server's 100 Mbit/s access link and with no link limit (servers only)."""
-    S, rows = setup.profile.system, []
-    for link, bps in ((f"{bw:g} Mbit/s per server", bw * 1e6), ("no link limit", None)):
-        rows.append({"system": "two-level", "link": link, **time_per_input(sim.System(
-            S.clusters, place, setup.members, setup.th, bps, "per-server"), work, cal, devices,
-            "two-level")})
-        for name in setup.baselines:
-            out = raw[(bw, name)]
-            w = partitioned_workload(setup, out, name)
-            c = sim.calibrate(out, w, bw * 1e6 if tc else None, kind="tail")
-            rows.append({"system": name, "link": link, **time_per_input(sim.System(
-                S.clusters, place, setup.members, setup.th, bps, "per-server"), w, c, devices,
-                "partitioned")})
-    return pd.DataFrame(rows)
-
-
-def time_per_input(model: sim.System, work, cal, devices, architecture) -> dict:
-    """Full load (closed loop): the servers' time per input (makespan / inputs) and latency."""
-    res = model.run(work, cal, devices, architecture)
-    end = max(r.started_ms + r.total_ms for r in res)
-    return {"time per input ms": end / len(res), "mean latency ms":
-            float(np.mean([r.total_ms for r in res])), "inputs": len(res)}
-
-
-def scaling(setup: Setup, work, cal, baseline: tuple, bandwidth_mbit: float) -> pd.DataFrame:
-    """Open-loop Poisson traffic on ``scaling_servers`` clusters and ``scaling_devices``
-    devices, simulated: mean time per input and throughput against offered load, both
-    architectures. Offered load is a multiple of the servers' two-level capacity (servers /
-    mean encoder service time / queries per input); every cluster's shares drawn at random,
-    Alg. 1's placement; arrivals for ``scaling_horizon_s``, throughput = inputs answered
-    within it / its length, time per input over every input (those still queued at the end
-    included)."""
-    S, k = setup.profile.system, len(setup.members)
-    n_servers, n_dev = S.scaling_servers, S.scaling_devices
-    shares = shares_per_cluster(k, n_servers, setup.profile.seed + 2)
-    place = policies.model_load(shares, [S.encoders_per_server + 0.5] * n_servers, 1.0)
-    queries = np.mean([len(w) for p in work.probs.tolist()
-                       for w in [sum(recall.waves(p, setup.th), [])]])
-    capacity = n_servers / (np.mean(cal.service_ms["encoder"]) / 1e3) / queries  # inputs/s
-    rng = np.random.default_rng(setup.profile.seed)
-    n = len(work.probs)
-    devices = [{"local": d % n_servers, "inputs": rng.permutation(n).tolist()}
-               for d in range(n_dev)]
-    horizon = S.scaling_horizon_s * 1e3
-    everywhere = policies.Placement({c: list(range(k)) for c in range(n_servers)})
-    series = (("two-level, Alg. 1", "two-level", place, work, cal),
-              ("two-level, every encoder everywhere", "two-level", everywhere, work, cal),
-              (f"partitioned {models_pretty(baseline[0])}", "partitioned", place, *baseline[1:]))
-    rows = []
-    for load in S.scaling_loads:
-        per_device = load * capacity / n_dev
-        for label, arch, where, w, c in series:
-            model = sim.System(n_servers, where, setup.members, setup.th, bandwidth_mbit * 1e6,
-                               "per-server")
-            res = model.run(w, c, devices, arch, arrivals_per_s=per_device,
-                            horizon_ms=horizon)
-            done = sum(r.started_ms + r.total_ms <= horizon for r in res)
-            rows.append({"architecture": label, "servers used": n_servers if
-                         arch == "partitioned" else sum(bool(v) for v in where.servers.values()),
-                         "offered load × capacity": load, "offered inputs/s": load * capacity,
-                         "mean time per input ms": np.mean([r.total_ms for r in res]),
-                         "p95 ms": np.quantile([r.total_ms for r in res], 0.95),
-                         "throughput inputs/s": 1e3 * done / horizon})
-    return pd.DataFrame(rows)
-
-
-def placement_ablation(setup: Setup, work, cal, devices) -> pd.DataFrame:
-    """Alg. 1 vs a random placement of the same size vs every encoder everywhere, at full
-    load (simulated, servers only: no link limit): time per input, latency, forwarding."""
-    rows = []
-    for how in ("alg1", "random", "everywhere"):
-        place = placement(setup, how, setup.profile.seed)
-        model = sim.System(setup.profile.system.clusters, place, setup.members, setup.th,
-                           None, "per-server")
-        res = model.run(work, cal, devices)
-        local = {(d, i): dev["local"] for d, dev in enumerate(devices) for i in dev["inputs"]}
-        fwd = np.mean([sum(s != local[(r.device, r.index)] for s in r.servers) for r in res])
-        end = max(r.started_ms + r.total_ms for r in res)
-        rows.append({"placement": how, "encoders per server": str(place.servers),
-                     "time per input ms": end / len(res),
-                     "mean latency ms": np.mean([r.total_ms for r in res]),
-                     "forwarded queries per input": fwd})
-    return pd.DataFrame(rows)
+def fig4_table(single: pd.DataFrame, full: pd.DataFrame, bw: float) -> pd.DataFrame:
+    """Fig. 4's bars: single inference (measured, at link ``bw``) and saturated servers
+    (simulated, servers only), per system."""
+    one = single[single["link Mbit/s"] == bw].assign(setting="single inference (measured)")
+    sat = full[full.link == "no link limit"].assign(
+        setting="saturated servers (simulated, servers only)")
+    out = pd.concat([one[["system", "setting", "mean ms"]].rename(columns={"mean ms": "ms"}),
+                     sat[["system", "setting", "time per input ms"]].rename(
+                         columns={"time per input ms": "ms"})])
+    out["label"] = [s if s == "two-level" else f"partitioned {models_pretty(s)}"
+                    for s in out["system"]]
+    return out

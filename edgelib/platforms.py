@@ -111,6 +111,11 @@ def get(name: str) -> Platform:
         return Platform(name, threads=2, slowdown=1.0, memory_mb=24 * 1024,
                         stands_for="the edge server (Edgent: a desktop PC): this machine's "
                                    "two cores", calibration="none: measured as is")
+    if name == "edge-core":
+        return Platform(name, threads=1, slowdown=1.0, memory_mb=12 * 1024,
+                        stands_for="one core of this machine as an edge server (several such "
+                                   "servers share the machine; notebook 08's validation)",
+                        calibration="none: measured as is")
     if name == "host":
         return Platform(name, threads=os.cpu_count() or 1, slowdown=1.0, memory_mb=_memory_mb(),
                         stands_for=f"this machine ({_cpu_model()})",
@@ -129,6 +134,6 @@ def from_dict(d: dict) -> Platform:
     return Platform(**d)
 
 
-NAMES = ("raspberry-pi-4", "edge-server", "host")
+NAMES = ("raspberry-pi-4", "edge-server", "edge-core", "host")
 
 __all__ = ["NAMES", "Platform", "calibrate", "from_dict", "get"]

@@ -211,7 +211,7 @@ class SystemKnobs:
     encoders_per_server: int = 1  # Alg. 1's memory: M = (this + 0.5) encoders
     partitioned: tuple[str, ...] = ("resnet20", "resnet56")  # baselines' backbones
     devices: tuple[int, ...] = (1, 2, 4, 8)  # loads at which sim is validated against real
-    per_device: int = 20  # inputs per device in a validation run
+    per_device: int = 40  # inputs per device in a validation run
     full_load_devices: int = 60  # simulated devices that saturate the three servers
     scaling_servers: int = 30
     scaling_devices: int = 3000

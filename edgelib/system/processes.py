@@ -71,6 +71,11 @@ class ServerProcess:
             self.process.stdout.close()
             self.errors.close()
 
+    def cpu_s(self) -> float:
+        """CPU time (user + system) the server process has used so far (Linux /proc), s."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self) -> float:
         """Resident memory of the server process (Linux /proc), MB."""
         pages = int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1])

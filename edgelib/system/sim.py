@@ -6,8 +6,9 @@ baseline's shortest-wait offloading (``policies.shortest_wait``); placements com
 (``policies.model_load``). What the real system measures is drawn from its measured samples:
 
 - a server is one executor serving its models in arrival order (as ``queues.Executor``);
-  ``shared_cpu`` puts every server's computation on one machine's cores, one at a time (the
-  real deployment here: three servers of two threads on two cores); a query's service time is a draw from the measured compute times of its model kind, plus
+  ``cores`` puts every server on one machine of that many cores (the real deployment here:
+  single-threaded servers on two cores): a computation takes a core; a query's service
+  time is a draw from the measured compute times of its model kind, plus
   ``rpc_ms`` per request (gRPC, the router) and ``forward_ms`` per forwarded query;
 - the estimated wait a router or device asks for is what the runtime answers: queued requests ×
   mean service time + what remains of the running one;
@@ -84,7 +85,7 @@ class _Server:
             if self.cpu is None:
                 self.busy_until = self.env.now + service
                 yield self.env.timeout(service)
-            else:  # servers sharing one machine's cores: one computation at a time
+            else:  # servers sharing one machine: each computation takes one of its cores
                 with self.cpu.request() as core:
                     yield core
                     self.busy_until = self.env.now + service
@@ -116,13 +117,13 @@ class System:
     topology: str = "shared"
     rule: str = "first-stop"
     overlap: bool = True
-    shared_cpu: bool = False  # every server's computation on one machine's cores (this one)
+    cores: int = 0  # >0: every server computes on one shared machine of this many cores
     results: list = field(default_factory=list)
 
     def _setup(self, cal: Calibration):
         env = simpy.Environment()
         rng = np.random.default_rng(cal.seed)
-        cpu = simpy.Resource(env, capacity=1) if self.shared_cpu else None
+        cpu = simpy.Resource(env, capacity=self.cores) if self.cores > 0 else None
         servers = [_Server(env, cal, rng, cpu) for _ in range(self.clusters)]
         n_links = 1 if self.topology == "shared" else self.clusters
         links = [_Link(env, self.bandwidth_bps) for _ in range(n_links)]
@@ -219,24 +220,15 @@ class System:
         return -1, (), (target,)
 
 
-def devices_round_robin(n_devices: int, inputs: list[int], clusters: list[int],
-                        per_device: int | None = None) -> list[dict]:
-    """``n_devices`` devices, device d in cluster ``clusters[d % len]``, the inputs dealt out
-    in turn (or ``per_device`` each, cycling)."""
-    cycle = itertools.cycle(inputs)
-    if per_device is None:
-        return [{"local": clusters[d % len(clusters)], "inputs": inputs[d::n_devices]}
-                for d in range(n_devices)]
-    return [{"local": clusters[d % len(clusters)],
-             "inputs": [next(cycle) for _ in range(per_device)]} for d in range(n_devices)]
-
 
 def calibrate(outcomes: list[dict], work: Workload, bandwidth_bps: float | None,
               kind: str = "encoder", seed: int = 0) -> Calibration:
     """Service-time samples and overheads from a real run's outcomes (one device at a time):
     ``rpc_ms`` is the median of what the parts do not explain (total − device compute −
     server compute − transfers not hidden by the tail) over inputs answered by one local
-    query; ``forward_ms`` the extra median of forwarded ones."""
+    query; ``forward_ms`` the extra median of forwarded ones. The overheads are delays: the
+    CPU they use runs on several threads beside the critical path (``Deployment.cpu_s``
+    measures it), and counting it as serial work overpredicts loaded runs."""
     def xfer(n):
         return 0.0 if bandwidth_bps is None else 8e3 * n / bandwidth_bps
 

@@ -42,7 +42,7 @@ def _net(spec: dict):
     return net.eval()
 
 
-async def _devices(job: dict) -> list[dict]:
+async def _devices(job: dict) -> tuple[list[dict], float]:
     inputs = np.load(job["inputs"])
     replayed = job["mode"] == "replayed"
     compute = None
@@ -78,6 +78,7 @@ async def _devices(job: dict) -> list[dict]:
                 done.append(await device.infer(i, image=image, t0=t0))
         return done
 
+    cpu0 = time.process_time()
     try:
         pairs = list(zip(devices, job["devices"]))
         if job.get("sequential"):  # one input in flight at a time: single inference
@@ -86,7 +87,14 @@ async def _devices(job: dict) -> list[dict]:
             per_device = await asyncio.gather(*(loop(dev, d["inputs"]) for dev, d in pairs))
     finally:
         await asyncio.gather(*(d.close() for d in devices))
-    return [asdict(o) for outs in per_device for o in outs]
+    return [asdict(o) for outs in per_device for o in outs], time.process_time() - cpu0
+
+
+def run_devices(job: dict) -> tuple[list[dict], float]:
+    """Every device of ``job`` in this process (closed loop: each sends its next input when the
+    last is answered, or one input at a time with ``sequential``); (one record per input, the
+    CPU seconds this process used while they ran)."""
+    return asyncio.run(_devices(job))
 
 
 def save_replay(path, fm: np.ndarray, probs: np.ndarray, outcomes: list[dict]) -> str:
@@ -101,12 +109,6 @@ def save_replay(path, fm: np.ndarray, probs: np.ndarray, outcomes: list[dict]) -
     return str(path)
 
 
-def run_devices(job: dict) -> list[dict]:
-    """Every device of ``job`` in this process (closed loop: each sends its next input when the
-    last is answered); one record per input."""
-    return asyncio.run(_devices(job))
-
-
 class Deployment:
     """Edge servers ``names`` of ``config_path`` (cluster c = ``names[c]``), optionally behind
     one shaped link; a context manager that stops every process and namespace it made."""
@@ -114,6 +116,7 @@ class Deployment:
     def __init__(self, config_path, names: list[str], bandwidth_bps: float | None = None):
         self.config_path, self.names, self.bandwidth_bps = Path(config_path), names, bandwidth_bps
         self.host, self.servers, self.addresses = None, [], {}
+        self.cpu_s = {"servers": 0.0, "devices": 0.0}  # CPU time of the last run
 
     def __enter__(self) -> "Deployment":
         try:
@@ -146,7 +149,8 @@ class Deployment:
                 c.close()
 
     def run(self, job: dict, timeout_s: float = 600.0) -> list[dict]:
-        """The job's devices in their own process (inside the shaped namespace, if any)."""
+        """The job's devices in their own process (inside the shaped namespace, if any); one
+        record per input. ``cpu_s``: the CPU time the servers and the devices used meanwhile."""
         job = {**job, "addresses": self.addresses}
         with tempfile.TemporaryDirectory() as d:
             jp, out = Path(d) / "job.json", Path(d) / "out.json"
@@ -154,10 +158,17 @@ class Deployment:
             argv = [sys.executable, "-m", "edgelib.system.two_level_run", str(jp), str(out)]
             if self.host is not None:
                 argv = self.host.command(argv)
+            before = self._servers_cpu_s()
             done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
             if done.returncode != 0:
                 raise RuntimeError(f"the devices' process failed: {done.stderr[-2000:]}")
-            return json.loads(out.read_text())
+            result = json.loads(out.read_text())
+            self.cpu_s = {"servers": self._servers_cpu_s() - before,
+                          "devices": result["devices_cpu_s"]}
+            return result["outcomes"]
+
+    def _servers_cpu_s(self) -> float:
+        return sum(s.cpu_s() for s in self.servers if s.alive())
 
     def kill(self, cluster: int) -> None:
         self.servers[cluster].kill()
@@ -174,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     if len(args) != 2:
         sys.exit("usage: python -m edgelib.system.two_level_run JOB.json OUT.json")
     job = json.loads(Path(args[0]).read_text())
-    Path(args[1]).write_text(json.dumps(run_devices(job)))
+    outcomes, cpu_s = run_devices(job)
+    Path(args[1]).write_text(json.dumps({"outcomes": outcomes, "devices_cpu_s": cpu_s}))
 
 
 if __name__ == "__main__":
