@@ -132,6 +132,8 @@ def placement(setup: Setup, how: str = "alg1", seed: int = 0) -> policies.Placem
     S, k = setup.profile.system, len(setup.members)
     if how == "alg1":
         return policies.model_load(setup.shares, [S.encoders_per_server + 0.5] * S.clusters, 1.0)
+    if how == "alg1, memory for one more":
+        return policies.model_load(setup.shares, [S.encoders_per_server + 1.5] * S.clusters, 1.0)
     if how == "everywhere":
         return policies.Placement({c: list(range(k)) for c in range(S.clusters)})
     if how == "random":  # as many copies as Alg. 1 loads, each encoder at least once
@@ -146,7 +148,8 @@ def placement(setup: Setup, how: str = "alg1", seed: int = 0) -> policies.Placem
                     servers[int(rng.choice(room))].append(int(n))
             if sum(map(len, servers.values())) == copies:
                 return policies.Placement({c: sorted(v) for c, v in servers.items()})
-    raise ValueError(f"placement must be alg1, random or everywhere, got {how!r}")
+    raise ValueError(f"placement must be alg1, 'alg1, memory for one more', random or "
+                     f"everywhere, got {how!r}")
 
 
 def job(setup: Setup, kind: str, devices: list[dict], **kw) -> dict:
@@ -334,8 +337,9 @@ def validate(setup: Setup, off, outcomes, bandwidth_mbit, place, tc: bool,
     that cluster's inputs), on single-threaded servers sharing this machine's cores. The
     devices replay the compute times the computed single-inference run ``outcomes`` measured;
     the simulator is calibrated on separate real runs of every input, one at a time, and
-    predicts every load; ``rounds`` times in turn, pooled. Also returned: the CPU the processes used per request beyond the
-    models' compute in the calibration run (``Deployment.cpu_s``)."""
+    predicts every load; ``rounds`` times in turn, pooled. Also returned: the CPU the
+    processes used per request beyond the models' compute in the calibration runs
+    (``Deployment.cpu_s``)."""
     from .system import two_level_run
 
     S = setup.profile.system

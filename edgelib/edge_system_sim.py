@@ -52,12 +52,12 @@ def time_per_input(model: sim.System, work, cal, devices, architecture) -> dict:
 
 def scaling(setup: Setup, work, cal, baseline: tuple, bandwidth_mbit: float) -> pd.DataFrame:
     """Open-loop Poisson traffic on ``scaling_servers`` clusters and ``scaling_devices``
-    devices, simulated: mean time per input and throughput against offered load, both
+    devices, simulated: mean latency and throughput against offered load, both
     architectures. Offered load is a multiple of the servers' two-level capacity (servers /
     mean encoder service time / queries per input); every cluster's shares drawn at random,
-    its devices' inputs following them, Alg. 1's placement; arrivals for ``scaling_horizon_s``, throughput = inputs answered
-    within it / its length, time per input over every input (those still queued at the end
-    included)."""
+    its devices' inputs following them, Alg. 1's placement; arrivals for
+    ``scaling_horizon_s``; throughput = inputs answered within it / its length; latency over
+    every input (those still queued at the end included)."""
     S, k = setup.profile.system, len(setup.members)
     n_servers, n_dev = S.scaling_servers, S.scaling_devices
     shares = shares_per_cluster(k, n_servers, setup.profile.seed + 2)
@@ -83,7 +83,7 @@ def scaling(setup: Setup, work, cal, baseline: tuple, bandwidth_mbit: float) -> 
             rows.append({"architecture": label, "servers used": n_servers if
                          arch == "partitioned" else sum(bool(v) for v in where.servers.values()),
                          "offered load × capacity": load, "offered inputs/s": load * capacity,
-                         "mean time per input ms": np.mean([r.total_ms for r in res]),
+                         "mean latency ms": np.mean([r.total_ms for r in res]),
                          "p95 ms": np.quantile([r.total_ms for r in res], 0.95),
                          "throughput inputs/s": 1e3 * done / horizon})
     return pd.DataFrame(rows)
@@ -93,7 +93,7 @@ def placement_ablation(setup: Setup, work, cal, devices) -> pd.DataFrame:
     """Alg. 1 vs a random placement of the same size vs every encoder everywhere, at full
     load (simulated, servers only: no link limit): time per input, latency, forwarding."""
     rows = []
-    for how in ("alg1", "random", "everywhere"):
+    for how in ("alg1", "alg1, memory for one more", "random", "everywhere"):
         place = placement(setup, how, setup.profile.seed)
         model = sim.System(setup.profile.system.clusters, place, setup.members, setup.th,
                            None, "per-server")
