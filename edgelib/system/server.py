@@ -8,7 +8,8 @@ Hosts the models its config names (``edgelib.system.config``), one bounded queue
 Every server also answers the built-in ``waiting_time`` model (``oip``) and the two-level
 paper's Alg. 2 models (``router``: ``fm-upload``, ``two-level-first-stop``,
 ``two-level-paper``, ``two-level-setup``). Prints ``READY <host>:<port>`` once it serves;
-stops on SIGTERM / SIGINT. Every request is checked field by field (``oip``); a bad one gets a clear status and the server goes on:
+stops on SIGTERM / SIGINT. Every request is checked field by field (``oip``); a bad one gets a
+clear status and the server goes on:
 
 - unknown model -> NOT_FOUND; known but not loaded -> UNAVAILABLE;
 - wrong datatype, shape, byte count, names or parameters -> INVALID_ARGUMENT;
