@@ -177,12 +177,7 @@ class Device:
         """One input: ``image`` (computed) or ``replay`` = {fm, probs, head_ms, tail_ms}."""
         started = time.perf_counter()
         key = f"{self.number}-{next(self.ids)}-{uuid.uuid4().hex[:8]}"
-        if replay is None:
-            fm, head_ms = await asyncio.to_thread(self.compute.head, image)
-        else:
-            fm, head_ms = replay["fm"], replay["head_ms"]
-            await asyncio.sleep(head_ms / 1e3)
-        fm_np = np.asarray(fm, dtype=np.float32)
+        fm, fm_np, head_ms = await self._head(image, replay)
         upload = asyncio.ensure_future(self._send(self.local, router.FM_UPLOAD, {"FM": fm_np},
                                                   key)) if self.overlap else None
         if replay is None:
@@ -215,6 +210,16 @@ class Device:
         out.total_ms = 1e3 * (time.perf_counter() - started)
         return out
 
+    async def _head(self, image, replay: dict | None):
+        """The stages up to the cut: computed on the device platform, or replayed (a sleep of
+        the measured time); (FM, FM as float32 numpy, head ms)."""
+        if replay is None:
+            fm, head_ms = await asyncio.to_thread(self.compute.head, image)
+        else:
+            fm, head_ms = replay["fm"], replay["head_ms"]
+            await asyncio.sleep(head_ms / 1e3)
+        return fm, np.asarray(fm, dtype=np.float32), head_ms
+
     async def _send(self, cluster: int, model: str, tensors: dict[str, np.ndarray], key: str):
         await asyncio.sleep(self.charges.seconds(client._message_bytes(model, tensors)))
         inputs = [_fp32(name, x) for name, x in tensors.items()]
@@ -232,12 +237,7 @@ class PartitionedDevice(Device):
     async def infer(self, index: int, image=None, replay: dict | None = None,
                     t0: float = 0.0) -> Outcome:
         started = time.perf_counter()
-        if replay is None:
-            fm, head_ms = await asyncio.to_thread(self.compute.head, image)
-        else:
-            fm, head_ms = replay["fm"], replay["head_ms"]
-            await asyncio.sleep(head_ms / 1e3)
-        fm_np = np.asarray(fm, dtype=np.float32)
+        _, fm_np, head_ms = await self._head(image, replay)
         out = Outcome(self.number, index, -1, "first-level", -1, 1e3 * (started - t0), 0.0,
                       head_ms, 0.0)
         waits = await client.fan_out([self._wait(c) for c in self.order])
