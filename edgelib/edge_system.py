@@ -313,11 +313,11 @@ def ablations(setup: Setup, dep, place, off: dict, raw: dict, th_recall, tc: boo
 def real_runs(setup: Setup, place, off: dict, th_recall, tc: bool) -> tuple:
     """Everything measured on the deployment of two-thread servers: single inference at every
     link, then the ablations. (single-inference table, outcomes by (link, system), ablations)."""
-    from .system import two_level_run
+    from .system import deployment
 
     S, bw = setup.profile.system, setup.profile.system.bandwidths_mbit[-1]
     names = [f"c{c}" for c in range(S.clusters)]
-    with two_level_run.Deployment(setup.config, names, bw * 1e6 if tc else None) as dep:
+    with deployment.Deployment(setup.config, names, bw * 1e6 if tc else None) as dep:
         dep.place(place, setup.members, setup.th)
         single, raw = measure_single(setup, dep, S.bandwidths_mbit if tc else [bw], off)
         return single, raw, ablations(setup, dep, place, off, raw, th_recall, tc)
@@ -340,7 +340,7 @@ def validate(setup: Setup, off, outcomes, bandwidth_mbit, place, tc: bool,
     predicts every load; ``rounds`` times in turn, pooled. Also returned: the CPU the
     processes used per request beyond the models' compute in the calibration runs
     (``Deployment.cpu_s``)."""
-    from .system import two_level_run
+    from .system import deployment, two_level_run
 
     S = setup.profile.system
     bps = bandwidth_mbit * 1e6 if tc else None
@@ -350,7 +350,7 @@ def validate(setup: Setup, off, outcomes, bandwidth_mbit, place, tc: bool,
     runs = {}
     names = [f"c{c}" for c in range(S.clusters)]
     first, cpu = [], {"servers": 0.0, "devices": 0.0}
-    with two_level_run.Deployment(core_config(setup), names, bps) as dep:
+    with deployment.Deployment(core_config(setup), names, bps) as dep:
         dep.place(place, setup.members, setup.th)
         for _ in range(rounds):  # calibration and loads in turn: drift hits both alike
             first += dep.run(job(setup, "two-level", single_devices(setup), sequential=True,

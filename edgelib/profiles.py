@@ -233,6 +233,51 @@ class SystemKnobs:
 
 
 @dataclass(frozen=True)
+class ServingKnobs:
+    """Notebook 09: adaptive edge inference (model variants, dispatcher, client control)."""
+
+    widths: tuple[float, ...] = (0.25, 0.5, 1.0)  # MobileNet width multipliers, one net each
+    resolutions: tuple[int, ...] = (16, 24, 32)  # trained together; the clients' R_k … R_1
+    recipe: Recipe = Recipe(epochs=8, lr=0.1, warmup_epochs=0.5)
+    calibration_images: int = 512  # 8-bit quantization's observers (class-stratified)
+    accuracy_images: int | None = None  # per variant; None = the whole test split
+    latency_repeats: int = 30  # batch-1 timings per variant and resolution
+    # the runtime experiments (none of these values is published; see papers.ADAPTIVE_*)
+    bound_ms: float = 50.0  # the server's T
+    upper_ms: float = 100.0  # the clients' TC_upper (> T, as the paper requires)
+    lower_ms: float = 60.0  # the clients' TC_lower (> T)
+    hold_off: int = 4  # answers at a new resolution before the next decision
+    bandwidth_mbit: float = 50.0  # the shared cell link (tc where permitted)
+    clients: int = 48  # the ramp's last client count
+    add_every_s: float = 1.0  # one more closed-loop client every this often
+    hold_s: float = 10.0  # the ramp holds its last client count this long
+    open_rate_per_s: float = 150.0  # open loop: Poisson arrivals
+    open_burst: float = 4.0  # × the rate during the flash crowd
+    open_horizon_s: float = 30.0
+    open_burst_s: tuple[float, float] = (10.0, 20.0)
+    timeout_s: float = 5.0  # every request's deadline
+    sim_servers: int = 10  # beyond one machine: servers and clients of the simulator
+    sim_clients: tuple[int, ...] = (100, 500, 1000, 2000, 5000)
+
+    def __post_init__(self):
+        problems = []
+        if not (0 < self.bound_ms < self.lower_ms < self.upper_ms < 1e6):
+            problems.append("need 0 < bound_ms < lower_ms < upper_ms (the paper: both client "
+                            f"thresholds above T), got {self.bound_ms}, {self.lower_ms}, "
+                            f"{self.upper_ms}")
+        if not self.widths or any(not 0.1 <= w <= 2.0 for w in self.widths):
+            problems.append(f"widths must lie in [0.1, 2.0], got {self.widths!r}")
+        if not self.resolutions or any(not isinstance(r, int) or not 8 <= r <= 32
+                                       for r in self.resolutions):
+            problems.append(f"resolutions must be integers in 8…32, got {self.resolutions!r}")
+        for name in ("calibration_images", "latency_repeats", "hold_off", "clients",
+                     "sim_servers"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                problems.append(f"{name} must be a positive integer")
+        _require(problems, "serving knobs")
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     # --- data (edgelib.data) ---
@@ -251,6 +296,7 @@ class Profile:
     decision: DecisionKnobs = DecisionKnobs()
     runtime: RuntimeKnobs = RuntimeKnobs()
     system: SystemKnobs = SystemKnobs()
+    serving: ServingKnobs = ServingKnobs()
     seed: int = 0
 
 
@@ -284,6 +330,12 @@ PROFILES: dict[str, Profile] = {
                            devices=(1, 2), per_device=4, full_load_devices=6,
                            scaling_servers=6, scaling_devices=60, scaling_loads=(0.5, 1.0),
                            scaling_horizon_s=0.5),
+        serving=ServingKnobs(widths=(0.25, 0.5), resolutions=(16, 32),
+                             recipe=Recipe(epochs=1, batch_size=64, lr=0.05),
+                             calibration_images=64, accuracy_images=100, latency_repeats=3,
+                             clients=4, add_every_s=0.5, hold_s=1.0, open_rate_per_s=40.0,
+                             open_horizon_s=2.0, open_burst_s=(0.5, 1.0), sim_servers=2,
+                             sim_clients=(20, 100)),
         decision=DecisionKnobs(measured_requests=2, bandwidths_mb=(1.0, 10.0), seeds=(0, 1),
                                requirement_share=1.5,
                                hidden=(32, 32, 32, 32), epochs=2, steps_per_epoch=300,

@@ -12,6 +12,7 @@ from torch import nn
 from edgelib import models, recall
 from edgelib.system import client, config, policies
 from edgelib.system import two_level_run as run
+from edgelib.system.deployment import Deployment
 from edgelib.system import two_level_system as tls
 from edgelib.two_level import SecondLevel, Served
 
@@ -56,7 +57,7 @@ def system(tmp_path_factory):
            "weights": _save(first, d / "first.pt")}
     job = {"kind": "two-level", "mode": "computed", "net": net, "platform": "edge-server",
            "inputs": str(d / "inputs.npz")}
-    with run.Deployment(path, ["c0", "c1"]) as dep:
+    with Deployment(path, ["c0", "c1"]) as dep:
         dep.place(placement, MEMBERS, TH)
         yield dict(path=path, first=first.eval(), seconds=seconds, backbone=backbone, placement=placement,
                    deployment=dep, job=job, images=images, net=net)
@@ -156,7 +157,7 @@ def test_a_server_killed_mid_run_loses_no_request(system):
     import time
 
     devices = [{"local": 0, "inputs": list(range(N)) * 2}, {"local": 1, "inputs": list(range(N)) * 2}]
-    with run.Deployment(system["path"], ["c0", "c1"]) as dep:
+    with Deployment(system["path"], ["c0", "c1"]) as dep:
         dep.place(system["placement"], MEMBERS, TH)
         got = {}
         worker = threading.Thread(target=lambda: got.update(out=dep.run(

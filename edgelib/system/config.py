@@ -20,7 +20,10 @@ on 127.0.0.1) and across real machines (each server's ``host`` its own address):
 port. ``load`` lists the models loaded at start; ``repository`` those RepositoryModelLoad may
 load (default: every model of the file). A model's ``kind`` and arguments are those of
 ``edgelib.system.hosted``; ``alpha`` (the moving average's weight, default 0.2) configures its
-queue. Relative weight paths are relative to the config file.
+queue. Relative weight paths are relative to the config file. A server's optional ``dispatch``
+(``{"ladder": [names, most accurate first], "bound_ms": T}``) serves requests for any ladder
+model with the adaptive paper's latency-bounded dispatcher (``edgelib.serving``); without it,
+each request runs on the model it names.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import platforms
+from .. import platforms, serving
 
 QUEUE_KEYS = ("alpha",)
 
@@ -45,6 +48,7 @@ class ServerConfig:
     max_message_bytes: int = 16 * 1024 * 1024
     max_concurrent_rpcs: int = 256
     models: dict = field(default_factory=dict)  # name -> the model's config entry
+    dispatch: dict | None = None  # {"ladder": [most … least accurate], "bound_ms": T}
 
     def model_spec(self, name: str) -> tuple[dict, dict]:
         """(hosted-model arguments, queue arguments) of one model of the repository."""
@@ -55,7 +59,7 @@ class ServerConfig:
 
 def _check_server(name: str, s: dict, models: dict, base: Path) -> ServerConfig:
     known = {"host", "port", "platform", "load", "repository", "max_message_bytes",
-             "max_concurrent_rpcs"}
+             "max_concurrent_rpcs", "dispatch"}
     problems = [f"unknown key {k!r}" for k in s if k not in known]
     port = s.get("port", 0)
     if not (isinstance(port, int) and 0 <= port <= 65535):
@@ -70,6 +74,7 @@ def _check_server(name: str, s: dict, models: dict, base: Path) -> ServerConfig:
         v = s.get(key, lo)
         if not (isinstance(v, int) and lo <= v <= hi):
             problems.append(f"{key} must be an integer in {lo}…{hi}, got {v!r}")
+    problems += _check_dispatch(s.get("dispatch"), repository)
     if problems:
         raise ValueError(f"bad server {name!r} in the config: " + "; ".join(problems))
     entries = {}
@@ -82,7 +87,22 @@ def _check_server(name: str, s: dict, models: dict, base: Path) -> ServerConfig:
                         platform=s.get("platform", "edge-server"), load=load,
                         repository=repository,
                         max_message_bytes=s.get("max_message_bytes", 16 * 1024 * 1024),
-                        max_concurrent_rpcs=s.get("max_concurrent_rpcs", 256), models=entries)
+                        max_concurrent_rpcs=s.get("max_concurrent_rpcs", 256), models=entries,
+                        dispatch=s.get("dispatch"))
+
+
+def _check_dispatch(d, repository: tuple[str, ...]) -> list[str]:
+    """Problems of a server's ``dispatch`` entry (the adaptive paper's dispatcher)."""
+    if d is None:
+        return []
+    if not isinstance(d, dict) or set(d) != {"ladder", "bound_ms"}:
+        return ["dispatch must be an object with exactly 'ladder' and 'bound_ms'"]
+    try:
+        serving.latency_bounded(d["ladder"], d["bound_ms"])
+    except (TypeError, ValueError) as err:
+        return [f"dispatch: {err}"]
+    return [f"dispatch: ladder model {m!r} is not in the repository"
+            for m in d["ladder"] if m not in repository]
 
 
 def load(path: str | Path) -> dict[str, ServerConfig]:

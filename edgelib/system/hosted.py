@@ -11,6 +11,10 @@ MobileNet variants with ``register``):
 - ``echo``: returns its input after ``delay_ms`` of sleep: the bare runtime, for tests and for
   measuring the runtime's own overhead. Arguments: features (or shape), datatype, delay_ms.
 - ``linear``: a seeded random linear layer, features -> outputs: a real small computation.
+- ``mobilenet_variant``: a MobileNet variant of the adaptive paper (``serving_variants``):
+  uint8 images [n, 3, r, r] for r in ``resolutions``, computed at most at ``cap`` pixels a side,
+  fp32 (batch norms folded) or int8. Arguments: weights, width, cap, bits, resolutions,
+  num_classes.
 - ``module``: any torch module: ``factory`` ("package.module:callable", called with ``kwargs``),
   optional ``weights`` (a state dict), and the signature as ``input`` / ``output``
   (``{"datatype": "FP32", "shape": [-1, 4]}``). The config is the operator's, not the network's:
@@ -50,6 +54,7 @@ class HostedModel:
     output: TensorSpec
     max_batch: int = 64  # the largest batch dimension a request may carry
     max_queue: int = 64  # requests waiting beyond the running one; more -> RESOURCE_EXHAUSTED
+    sample_shapes: tuple[tuple[int, ...], ...] | None = None  # allowed shapes of one sample
 
 
 def _torch_runner(module: torch.nn.Module, normalise_uint8: bool):
@@ -116,6 +121,29 @@ def linear(name: str, features: int = 16, outputs: int = 10, seed: int = 0,
                        TensorSpec("OUTPUT", "FP32", (-1, outputs)), **queue)
 
 
+def mobilenet_variant(name: str, weights: str, width: float, cap: int, bits: int = 32,
+                      resolutions: tuple[int, ...] = (16, 24, 32), num_classes: int = 10,
+                      **queue) -> HostedModel:
+    import warnings
+
+    from ..models import mobilenet as mb
+
+    if bits not in (8, 32) or not isinstance(cap, int) or cap < 4 or not resolutions:
+        raise ValueError(f"model {name!r}: need bits 8 or 32, an integer cap >= 4 and "
+                         f"resolutions, got {bits!r}, {cap!r}, {resolutions!r}")
+    with warnings.catch_warnings():  # torch.ao's deprecation notices
+        warnings.simplefilter("ignore")
+        net = (mb.quantized_skeleton(num_classes, width) if bits == 8
+               else mb.mobilenet(num_classes, width))
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    core = net if bits == 8 else mb.fused(net)
+    capped = mb.MultiResolution(core, (cap,), cap=cap)
+    return HostedModel(name, "mobilenet_variant", _torch_runner(capped, True),
+                       TensorSpec("INPUT", "UINT8", (-1, 3, -1, -1)),
+                       TensorSpec("OUTPUT", "FP32", (-1, num_classes)),
+                       sample_shapes=tuple((3, int(r), int(r)) for r in resolutions), **queue)
+
+
 def module(name: str, factory: str, input: dict, output: dict, kwargs: dict | None = None,
            weights: str | None = None, **queue) -> HostedModel:
     import importlib
@@ -136,7 +164,8 @@ def module(name: str, factory: str, input: dict, output: dict, kwargs: dict | No
 
 
 KINDS: dict[str, Callable[..., HostedModel]] = {
-    "branchy_slice": branchy_slice, "echo": echo, "linear": linear, "module": module}
+    "branchy_slice": branchy_slice, "echo": echo, "linear": linear, "module": module,
+    "mobilenet_variant": mobilenet_variant}
 
 
 def register(kind: str, factory: Callable[..., HostedModel]) -> None:

@@ -14,7 +14,7 @@ never computed; a full queue refuses new jobs.
 
 A dispatch policy chooses, per request, which model's queue serves it: ``policy(asked, queues)``
 returns a name in ``queues``. ``fifo`` serves every request on the model it asked for; the
-adaptive paper's latency-bounded choice (issue 13) is another such function.
+adaptive paper's latency-bounded choice is another (``edgelib.serving.latency_bounded``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .. import platforms
+from .. import platforms, serving
 from .hosted import HostedModel
 from .oip import DATATYPES
 
@@ -87,8 +87,10 @@ class ModelQueue:
         self.stopped = False
 
     def warm_up(self) -> "ModelQueue":
-        """Run one zero input (first calls are slow); its time seeds the moving average."""
-        shape = [1 if d == -1 else d for d in self.model.input.shape]
+        """Run one zero input (first calls are slow); its time seeds the moving average. A
+        model of several sample shapes warms up on the largest."""
+        shape = ([1, *max(self.model.sample_shapes)] if self.model.sample_shapes else
+                 [1 if d == -1 else d for d in self.model.input.shape])
         _, self.average_s = self.executor.compute(
             self.model, np.zeros(shape, DATATYPES[self.model.input.datatype]))
         return self
@@ -206,8 +208,7 @@ class Executor:
             job.done(None, err, info)
             return
         with self.cv:
-            q.average_s = (service_s if q.average_s is None else
-                           (1 - q.alpha) * q.average_s + q.alpha * service_s)
+            q.average_s = serving.moving_average(q.average_s, service_s, q.alpha)
             c = q.counters
             c.success += 1
             c.success_ns += int(1e9 * (queue_s + service_s))

@@ -32,7 +32,7 @@ from google.protobuf.message import DecodeError
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc as rpc
 
-from .. import platforms
+from .. import platforms, serving
 from . import config as config_
 from . import hosted, oip, queues, router
 
@@ -215,9 +215,13 @@ class Server(rpc.GRPCInferenceServiceServicer):
                 raise oip.BadRequest(f"model {model.name!r} has one output "
                                      f"{model.output.name!r} (no output parameters)")
         x = oip.from_bytes(request.raw_input_contents[0], t.datatype, t.shape)
-        if not model.input.matches(x.shape) or not 1 <= x.shape[0] <= model.max_batch:
-            raise oip.BadRequest(f"model {model.name!r} takes shape {list(model.input.shape)} "
-                                 f"with a batch of 1…{model.max_batch}, got {list(x.shape)}")
+        if not model.input.matches(x.shape) or not 1 <= x.shape[0] <= model.max_batch or (
+                model.sample_shapes and tuple(x.shape[1:]) not in model.sample_shapes):
+            allowed = (f" (one sample: {' or '.join(map(str, model.sample_shapes))})"
+                       if model.sample_shapes else "")
+            raise oip.BadRequest(f"model {model.name!r} takes shape {list(model.input.shape)}"
+                                 f"{allowed} with a batch of 1…{model.max_batch}, "
+                                 f"got {list(x.shape)}")
         if x.dtype.kind == "f" and not np.isfinite(x).all():
             raise oip.BadRequest("input holds NaN or infinite values")
         return x
@@ -293,6 +297,8 @@ def serve(cfg: config_.ServerConfig, policy: queues.Policy = queues.fifo,
     background thread, the models on this (main) thread (see ``queues``)."""
     platform = platforms.get(cfg.platform)
     torch.set_num_threads(platform.threads)
+    if cfg.dispatch is not None and policy is queues.fifo:
+        policy = serving.latency_bounded(cfg.dispatch["ladder"], cfg.dispatch["bound_ms"])
     executor = queues.Executor(platform)
     servicer = Server(cfg, executor, policy)
     for name in cfg.load:
