@@ -214,3 +214,39 @@ def test_simulator_follows_the_real_system_on_a_tiny_configuration(system, tmp_p
     for r in simulated:
         o = by_key[(r.device, r.index)]
         assert (r.label, list(r.queried)) == (o["label"], o["queried"])
+
+
+def test_router_fails_over_to_another_holder_of_the_same_encoder():
+    """Encoder 1 is held by clusters 1 and 2, not by the router's cluster 0. Both holders
+    answer the waiting-time question; the shorter wait (cluster 1) is tried first and refuses
+    the query (as a server dying between the two calls would): the router asks cluster 2 and
+    counts one failover. When both refuse, the query reports no answer and two failovers."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from edgelib.system import router as rt
+
+    class Holder:
+        def __init__(self, wait_ms, works):
+            self.wait_ms, self.works, self.asked = wait_ms, works, 0
+
+        async def waiting_ms(self, names):
+            return {n: self.wait_ms for n in names}
+
+        async def infer(self, name, fm, timeout_s):
+            self.asked += 1
+            if not self.works:
+                raise RuntimeError("UNAVAILABLE")
+            return SimpleNamespace(output=np.array([[0.2, 0.8]]), compute_ms=1.5)
+
+    placement = policies.Placement({0: [0], 1: [1], 2: [1]})
+    setup = rt.Setup(0, {0: "a", 1: "b", 2: "c"}, placement, [[0], [1, 2]], TH)
+    for works, expect in (((False, True), (2, 1)), ((False, False), (None, 2))):
+        r = rt.Router(SimpleNamespace(queues={}))
+        r.setup = setup
+        r.clients = {1: Holder(1.0, works[0]), 2: Holder(5.0, works[1])}
+        cluster, probs, ms, failed = asyncio.run(r._query(1, np.zeros((1, 4)), 1e12))
+        assert (cluster, failed) == expect
+        assert r.clients[1].asked == 1 and r.clients[2].asked == 1  # shortest wait first
+        if cluster is not None:
+            assert probs.tolist() == [0.2, 0.8] and ms == 1.5
