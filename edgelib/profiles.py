@@ -240,6 +240,7 @@ class ServingKnobs:
     resolutions: tuple[int, ...] = (16, 24, 32)  # trained together; the clients' R_k … R_1
     recipe: Recipe = Recipe(epochs=8, lr=0.1, warmup_epochs=0.5)
     calibration_images: int = 512  # 8-bit quantization's observers (class-stratified)
+    bn_images: int = 2000  # batch norm calibrated per resolution (class-stratified)
     accuracy_images: int | None = None  # per variant; None = the whole test split
     latency_repeats: int = 30  # batch-1 timings per variant and resolution
     # the runtime experiments (none of these values is published; see papers.ADAPTIVE_*)
@@ -258,6 +259,7 @@ class ServingKnobs:
     timeout_s: float = 5.0  # every request's deadline
     sim_servers: int = 10  # beyond one machine: servers and clients of the simulator
     sim_clients: tuple[int, ...] = (100, 500, 1000, 2000, 5000)
+    sim_horizon_s: float = 2.0  # simulated seconds per scaling run
 
     def __post_init__(self):
         problems = []
@@ -270,7 +272,7 @@ class ServingKnobs:
         if not self.resolutions or any(not isinstance(r, int) or not 8 <= r <= 32
                                        for r in self.resolutions):
             problems.append(f"resolutions must be integers in 8…32, got {self.resolutions!r}")
-        for name in ("calibration_images", "latency_repeats", "hold_off", "clients",
+        for name in ("calibration_images", "bn_images", "latency_repeats", "hold_off", "clients",
                      "sim_servers"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 problems.append(f"{name} must be a positive integer")
@@ -332,10 +334,11 @@ PROFILES: dict[str, Profile] = {
                            scaling_horizon_s=0.5),
         serving=ServingKnobs(widths=(0.25, 0.5), resolutions=(16, 32),
                              recipe=Recipe(epochs=1, batch_size=64, lr=0.05),
-                             calibration_images=64, accuracy_images=100, latency_repeats=3,
+                             calibration_images=64, bn_images=64, accuracy_images=100,
+                             latency_repeats=3,
                              clients=4, add_every_s=0.5, hold_s=1.0, open_rate_per_s=40.0,
                              open_horizon_s=2.0, open_burst_s=(0.5, 1.0), sim_servers=2,
-                             sim_clients=(20, 100)),
+                             sim_clients=(20, 100), sim_horizon_s=0.5),
         decision=DecisionKnobs(measured_requests=2, bandwidths_mb=(1.0, 10.0), seeds=(0, 1),
                                requirement_share=1.5,
                                hidden=(32, 32, 32, 32), epochs=2, steps_per_epoch=300,

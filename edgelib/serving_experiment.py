@@ -81,8 +81,7 @@ def run(setup: Setup, the_job: dict) -> pd.DataFrame:
     from .system.deployment import Deployment
 
     name = "fixed" if the_job["policy"] in FIXED_POLICIES else "adaptive"
-    bps = setup.profile.serving.bandwidth_mbit * 1e6 if setup.shaping == "tc" else None
-    with Deployment(setup.config, [name], bps, runner="edgelib.serving_run") as dep:
+    with Deployment(setup.config, [name], link_bps(setup), runner="edgelib.serving_run") as dep:
         rows = dep.run(the_job, timeout_s=600.0)
     df = pd.DataFrame(rows)
     df["policy"], df["shaping"], df["mode"] = the_job["policy"], setup.shaping, "measured"
@@ -123,3 +122,17 @@ def summary(frames: list[pd.DataFrame], bound_ms: float, slo_ms: float) -> pd.Da
                      "failed": (df.status != "OK").mean(), "shaping": df.shaping.iloc[0],
                      "mode": df["mode"].iloc[0]})
     return pd.DataFrame(rows)
+
+
+def request_bytes(setup: Setup) -> dict[int, int]:
+    """Bytes of one request message at every resolution (what the cell link carries)."""
+    from .system import client
+
+    return {r: client._message_bytes(setup.ladder.variant.iloc[0],
+                                     np.zeros((1, 3, r, r), np.uint8))
+            for r in setup.profile.serving.resolutions}
+
+
+def link_bps(setup: Setup) -> float | None:
+    """The cell link's rate when it is shaped, else None (loopback)."""
+    return setup.profile.serving.bandwidth_mbit * 1e6 if setup.shaping == "tc" else None

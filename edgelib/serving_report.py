@@ -52,9 +52,10 @@ def knee(table: pd.DataFrame, at: float) -> dict:
 
 
 def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: pd.DataFrame,
-           profile) -> pd.DataFrame:
+           thresholds: pd.DataFrame, profile) -> pd.DataFrame:
     """Paper vs here. ``ramp_rows``: {policy: by_load table of the real ramp}; ``goal``:
-    the project goal's readings (``goal_readings``)."""
+    the project goal's readings (``goal_readings``); ``thresholds``: the measured ramps of the
+    paper's system with client thresholds above T (row 0) and below it (row 1)."""
     fp, q8 = (table[table.bits == b].set_index(["width", "resolution"]) for b in (32, 8))
     speedup = (fp.cpu_ms / q8.cpu_ms).median()
     drop = 100 * (fp.accuracy - q8.accuracy).abs().max()
@@ -64,6 +65,8 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
             "resolution").cpu_ms.iloc[0], include_groups=False)
     px = (max(table.resolution) / min(table.resolution)) ** 2
     slope = knee(table, papers.ADAPTIVE_LINEAR_UNTIL_ACC)
+    x86 = papers.ADAPTIVE_MOBILENET_X86
+    paper_span = x86["most_expensive"]["latency_ms_over"] / x86["cheapest"]["latency_ms"]
     rows = [
         report.claim("§2 cost span: the most accurate variant vs the cheapest (ms, top-1 %)",
                      f"> {papers.ADAPTIVE_MOBILENET_X86['most_expensive']['latency_ms_over']:g}"
@@ -73,8 +76,10 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
                      "(ImageNet, x86)",
                      f"{top.cpu_ms:.2f} ms at {100 * top.accuracy:.1f} % vs {cheap.cpu_ms:.2f} "
                      f"ms at {100 * cheap.accuracy:.1f} % (CIFAR-10, one EPYC core)",
-                     "diverges (a CIFAR family spans "
-                     f"{top.cpu_ms / cheap.cpu_ms:.1f}× in time, the paper's ImageNet one ≥ 25×)"),
+                     report.REPRODUCED if top.cpu_ms / cheap.cpu_ms >= paper_span else
+                     f"{report.DIVERGES} (this CIFAR family spans {top.cpu_ms / cheap.cpu_ms:.1f}"
+                     f"× in time, the paper's ImageNet one ≥ {paper_span:.0f}×; at batch 1 small "
+                     "networks pay a fixed per-layer cost)"),
         report.claim("§2 time grows linearly with accuracy until 60 %, then much faster",
                      "linear to 60 %, steep above",
                      f"{slope['below']:.3f} ms/point below, {slope['above']:.3f} above",
@@ -95,8 +100,8 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
         rows.append(report.claim(
             "§4 Fig. 3: accuracy falls as clients are added, to its minimum when every request "
             "takes the last queue", "falls gently to the last queue's accuracy",
-            f"{100 * first.accuracy:.1f} % at {first.clients} client(s) → "
-            f"{100 * last.accuracy:.1f} % at {last.clients}; last queue "
+            f"{100 * first.accuracy:.1f} % at {int(first.clients)} client(s) → "
+            f"{100 * last.accuracy:.1f} % at {int(last.clients)}; last queue "
             f"{100 * last.last_model:.0f} % of requests at the peak",
             report.REPRODUCED if last.accuracy < first.accuracy and last.last_model > 0.5
             else f"{report.DIVERGES} (the ramp did not push the server down its ladder)"))
@@ -107,6 +112,16 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
             f"{worst:.0f} ms; dispatcher {server.p99_ms.max():.0f} ms",
             report.REPRODUCED if server.p99_ms.max() < papers.ADAPTIVE_MAX_LATENCY_MS
             else report.DIVERGES))
+    above, below = thresholds.iloc[0], thresholds.iloc[1]
+    se = np.sqrt(sum(r.accuracy * (1 - r.accuracy) / r.requests for r in (above, below)))
+    gap = above.accuracy - below.accuracy
+    rows.append(report.claim(
+        "§3 the clients' thresholds must lie above T for the two loops to work together",
+        papers.ADAPTIVE_THRESHOLD_CONSTRAINT,
+        f"thresholds below T: accuracy {100 * below.accuracy:.1f} % vs {100 * above.accuracy:.1f}"
+        f" % above (± {100 * se:.1f} SE), p99 {below.p99_ms:.0f} vs {above.p99_ms:.0f} ms",
+        report.REPRODUCED if gap > 2 * se else f"{report.DIVERGES} (below T costs no "
+        "measurable accuracy here)"))
     rows.append(report.claim(
         "Project goal: p99 ≤ T at every load the cheapest variant sustains, and the highest "
         "accuracy among the policies that respect T", "— (this repository's goal)",
@@ -120,7 +135,7 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
             "—", f"worst {100 * worst_mean:.1f} % / {100 * worst_p99:.1f} % over "
             f"{len(validation_table)} loads", report.REPRODUCED if worst_mean <= 0.10 and
             worst_p99 <= 0.15 else report.DIVERGES))
-    return report.claims(rows, "09_claims", profile)
+    return report.claims(rows, "09_paper_vs_here", profile)
 
 
 def goal_readings(ramp_rows: dict, bound_ms: float) -> dict:
@@ -147,3 +162,41 @@ def goal_readings(ramp_rows: dict, bound_ms: float) -> dict:
     why = ("" if met else "no adaptive policy is the most accurate one within T" if best
            else "nothing within T")
     return {"table": table, "loads": loads, "best": best, "met": met, "text": text, "why": why}
+
+
+def findings(setup, loads: dict, goal: dict, check: pd.DataFrame, scale: pd.DataFrame,
+             thresholds: pd.DataFrame, open_summary: pd.DataFrame) -> list[str]:
+    """The closing section's lines, every number from the measurements."""
+    t, k = setup.table, setup.profile.serving
+    fp, q8 = (t[t.bits == b].set_index(["width", "resolution"]) for b in (32, 8))
+    both = loads["both"]
+    lines = [
+        f"**The family** ({len(t)} variants, measured): {100 * t.accuracy.min():.1f}–"
+        f"{100 * t.accuracy.max():.1f} % top-1 for {t.cpu_ms.min():.2f}–{t.cpu_ms.max():.2f} ms "
+        f"of CPU per image ({t.cpu_ms.max() / t.cpu_ms.min():.1f}×; "
+        f"{t.macs_m.max() / t.macs_m.min():.0f}× in multiply-accumulates). 8 bits: "
+        f"{(fp.cpu_ms / q8.cpu_ms).median():.2f}× faster (median), at most "
+        f"{100 * (fp.accuracy - q8.accuracy).abs().max():.1f} points lost. The ladder keeps "
+        f"{len(setup.ladder)} of them.",
+        f"**The ramp** (measured, paper's system 'both'): {100 * both.accuracy.iloc[0]:.1f} % "
+        f"at {int(both.clients.iloc[0])} client(s), {100 * both.accuracy.iloc[-1]:.1f} % at "
+        f"{int(both.clients.iloc[-1])}; p99 at most {both.p99_ms.max():.0f} ms (T = "
+        f"{k.bound_ms:g} ms).",
+        f"**The goal** (measured): {goal['text']}.",
+    ]
+    if len(check):
+        lines.append(f"**Simulator vs real** (ramps 'server' and 'both', {len(check)} loads): "
+                     f"worst mean error {100 * check.mean_error.abs().max():.1f} %, worst p99 "
+                     f"error {100 * check.p99_error.abs().max():.1f} %.")
+    top = scale[scale.clients == scale.clients.max()].set_index("policy")
+    lines.append(f"**{scale.clients.max()} clients on {k.sim_servers} servers** (simulated): "
+                 + "; ".join(f"{p} {100 * r.accuracy:.1f} %, p99 {r.p99_ms:.0f} ms"
+                             for p, r in top.iterrows()) + ".")
+    a, b = thresholds.iloc[0], thresholds.iloc[1]
+    lines.append(f"**Client thresholds below T** (measured): accuracy {100 * a.accuracy:.1f} "
+                 f"→ {100 * b.accuracy:.1f} %, p99 {a.p99_ms:.0f} → {b.p99_ms:.0f} ms.")
+    slo = [c for c in open_summary.columns if c.startswith("over_")][0]
+    lines.append("**Open loop with a flash crowd** (measured): " + "; ".join(
+        f"{r.policy} {100 * r.accuracy:.1f} % right, {100 * r[slo]:.1f} % over the SLO"
+        for _, r in open_summary.iterrows()) + ".")
+    return lines

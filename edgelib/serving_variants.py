@@ -2,10 +2,12 @@
 
 A variant is a MobileNet (``models.mobilenet``) at a width, computing at most at a resolution,
 in 32-bit floats or 8 bits. One network per width is trained once, at every resolution of the
-profile together (``train_family``, cached); its 8-bit copy comes from PyTorch's post-training
-quantization, calibrated on class-stratified training images (``int8``, cached). A variant
-capped at resolution r downsizes larger inputs to r; smaller inputs run as they come (a client
-that lowers its resolution lowers every variant's cost).
+profile together (``train_family``, cached). For each resolution its batch norm is then
+calibrated afresh at that resolution, and its 8-bit copy comes from PyTorch's post-training
+quantization calibrated at it too (``core_path``, cached; class-stratified training images).
+A variant capped at resolution r downsizes larger inputs to r; smaller inputs run as they come,
+on the core of their resolution (a client that lowers its resolution lowers every variant's
+cost).
 
     python -m edgelib.serving_variants train --profile cpu
 """
@@ -25,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from . import cache, data, platforms, profiles, profiling, train
 from .models import mobilenet as mb
 
-STAGE, STAGE_INT8 = "mobilenet", "mobilenet-int8"
+STAGE, STAGE_CORE = "mobilenet", "mobilenet-core"
 
 
 @dataclass(frozen=True, order=True)
@@ -79,34 +81,52 @@ def train_family(profile: profiles.Profile, dataset: data.Cifar,
     return {w: train_width(profile, dataset, w, progress) for w in profile.serving.widths}
 
 
-def int8(profile: profiles.Profile, dataset: data.Cifar, width: float,
-         net: torch.nn.Module) -> torch.nn.Module:
-    """The 8-bit copy of the width's network (quantized once, cached as a state dict)."""
+def core_path(profile: profiles.Profile, dataset: data.Cifar, width: float, resolution: int,
+              bits: int, family: dict) -> Path:
+    """The state dict of the width's network for one resolution and arithmetic: batch norm
+    calibrated at that resolution (``bn_images``), then for 8 bits quantized with observers
+    calibrated at it too (``calibration_images``). Computed once, cached."""
     k = profile.serving
-    config = {**family_config(profile, dataset, width), "stage": STAGE_INT8,
-              "backend": mb.QUANT_BACKEND, "calibration_images": k.calibration_images}
-    folder = cache.entry(STAGE_INT8, config)
+    config = {**family_config(profile, dataset, width), "stage": STAGE_CORE,
+              "resolution": resolution, "bits": bits, "bn_images": k.bn_images,
+              **({"backend": mb.QUANT_BACKEND, "calibration_images": k.calibration_images}
+                 if bits == 8 else {})}
+    folder = cache.entry(STAGE_CORE, config)
+    if not cache.is_complete(folder):
+        images = data.normalize(data.stratified(dataset.train, k.bn_images,
+                                                profile.seed).images)
+        net = mb.recalibrate_bn(family[width][0], images, resolution)
+        if bits == 8:
+            calib = data.stratified(dataset.train, k.calibration_images, profile.seed + 1)
+            with warnings.catch_warnings():  # torch.ao's deprecation notices, not ours
+                warnings.simplefilter("ignore")
+                net = mb.quantize(net, mb.resize(data.normalize(calib.images), resolution))
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), folder / "weights.pt")
+        cache.write_json(folder / "config.json", config)
+        cache.mark_complete(folder)
+    return folder / "weights.pt"
+
+
+def load_core(path: Path, width: float, bits: int, num_classes: int = 10) -> torch.nn.Module:
+    """A saved core as a server runs it: fp32 with batch norms folded, or the 8-bit network."""
     with warnings.catch_warnings():  # torch.ao's deprecation notices, not ours
         warnings.simplefilter("ignore")
-        if not cache.is_complete(folder):
-            calib = data.stratified(dataset.train, k.calibration_images, profile.seed)
-            q = mb.quantize(net, data.normalize(calib.images))
-            folder.mkdir(parents=True, exist_ok=True)
-            torch.save(q.state_dict(), folder / "weights.pt")
-            cache.write_json(folder / "config.json", config)
-            cache.mark_complete(folder)
-        q = mb.quantized_skeleton(dataset.num_classes, width)
-        q.load_state_dict(torch.load(folder / "weights.pt", weights_only=True))
-    return q
+        net = (mb.quantized_skeleton(num_classes, width) if bits == 8
+               else mb.mobilenet(num_classes, width))
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return net.eval() if bits == 8 else mb.fused(net)
 
 
 def module(profile: profiles.Profile, dataset: data.Cifar, variant: Variant,
            family: dict | None = None) -> torch.nn.Module:
-    """The variant as a server runs it: float input (normalised), capped at its resolution."""
+    """The variant as a server runs it (normalised float input): one core per resolution up to
+    its cap (``models.mobilenet.ByResolution``)."""
     family = family or train_family(profile, dataset, progress=False)
-    net = family[variant.width][0]
-    core = int8(profile, dataset, variant.width, net) if variant.bits == 8 else mb.fused(net)
-    return mb.MultiResolution(core, (variant.resolution,), cap=variant.resolution).eval()
+    cores = {r: load_core(core_path(profile, dataset, variant.width, r, variant.bits, family),
+                          variant.width, variant.bits, dataset.num_classes)
+             for r in profile.serving.resolutions if r <= variant.resolution}
+    return mb.ByResolution(cores, variant.resolution).eval()
 
 
 @torch.no_grad()
@@ -173,18 +193,21 @@ def ladder(table: pd.DataFrame, by: str = "cpu_ms") -> pd.DataFrame:
 def export(profile: profiles.Profile, dataset: data.Cifar, family: dict, names: list[str],
            folder: Path, max_queue: int = 256) -> dict:
     """Weights of the variants ``names`` under ``folder`` and their config entries (kind
-    ``mobilenet_variant`` of ``system.hosted``)."""
+    ``mobilenet_variant`` of ``system.hosted``: one state dict per resolution up to the cap)."""
+    import shutil
+
     folder.mkdir(parents=True, exist_ok=True)
     by_name = {v.name: v for v in variants(profile)}
     entries = {}
     for name in names:
         v = by_name[name]
-        net = family[v.width][0]
-        weights = folder / f"w{v.width:g}-{v.bits}.pt"
-        if not weights.exists():
-            sd = (int8(profile, dataset, v.width, net) if v.bits == 8 else net).state_dict()
-            torch.save(sd, weights)
-        entries[name] = {"kind": "mobilenet_variant", "weights": weights.name, "width": v.width,
+        weights = {}
+        for r in (r for r in profile.serving.resolutions if r <= v.resolution):
+            target = folder / f"w{v.width:g}-r{r}-{v.bits}.pt"
+            if not target.exists():
+                shutil.copyfile(core_path(profile, dataset, v.width, r, v.bits, family), target)
+            weights[str(r)] = target.name
+        entries[name] = {"kind": "mobilenet_variant", "weights": weights, "width": v.width,
                          "cap": v.resolution, "bits": v.bits, "max_queue": max_queue,
                          "resolutions": list(profile.serving.resolutions),
                          "num_classes": dataset.num_classes}

@@ -144,24 +144,37 @@ def test_mobilenet_resize_and_quantize_round_trip(tmp_path):
     capped = mb.MultiResolution(net, (16,), cap=16).eval()
     big = torch.randn(1, 3, 32, 32)
     assert torch.equal(capped(big), net(mb.resize(big, 16)))  # downsized to the cap
+    images = torch.randn(64, 3, 32, 32) * 3 + 1
+    at16 = mb.recalibrate_bn(net, images, 16)
+    bn = at16.features[0][1]
+    first = at16.features[0][0](mb.resize(images, 16))
+    assert torch.allclose(bn.running_mean, first.mean((0, 2, 3)), atol=1e-4)
+    assert torch.equal(at16.features[0][0].weight, net.features[0][0].weight)
+    by = mb.ByResolution({16: at16, 32: net}, cap=32).eval()
+    assert torch.equal(by(mb.resize(big, 16)), at16(mb.resize(big, 16)))
+    with pytest.raises(ValueError, match="no network for a 24"):
+        by(torch.randn(1, 3, 24, 24))
 
 
 def _variant_files(tmp_path):
     torch.manual_seed(0)
     net = mb.mobilenet(10, 0.25)
     torch.save(net.state_dict(), tmp_path / "w.pt")
-    common = {"kind": "mobilenet_variant", "weights": "w.pt", "width": 0.25,
-              "resolutions": [16, 32]}
-    return {"big": {**common, "cap": 32}, "small": {**common, "cap": 16}}
+    common = {"kind": "mobilenet_variant", "width": 0.25, "resolutions": [16, 32]}
+    return {"big": {**common, "cap": 32, "weights": {"16": "w.pt", "32": "w.pt"}},
+            "small": {**common, "cap": 16, "weights": {"16": "w.pt"}}}
 
 
 def test_hosted_variant_checks_the_resolution(tmp_path):
     models = _variant_files(tmp_path)
-    m = hosted.build("big", {**models["big"], "weights": str(tmp_path / "w.pt")})
+    both = {"16": str(tmp_path / "w.pt"), "32": str(tmp_path / "w.pt")}
+    m = hosted.build("big", {**models["big"], "weights": both})
     assert m.sample_shapes == ((3, 16, 16), (3, 32, 32))
     assert m.run(np.zeros((1, 3, 16, 16), np.uint8)).shape == (1, 10)
     with pytest.raises(ValueError, match="bits 8 or 32"):
-        hosted.build("bad", {**models["big"], "weights": str(tmp_path / "w.pt"), "bits": 16})
+        hosted.build("bad", {**models["big"], "weights": both, "bits": 16})
+    with pytest.raises(ValueError, match="one weights file per resolution"):
+        hosted.build("bad", {**models["big"], "weights": {"16": both["16"]}})
 
 
 def test_config_checks_the_dispatch_entry(tmp_path):

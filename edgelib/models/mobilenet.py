@@ -117,6 +117,46 @@ class MultiResolution(nn.Module):
 
 
 @torch.no_grad()
+def recalibrate_bn(net: nn.Module, images: torch.Tensor, resolution: int,
+                   batch_size: int = 256) -> nn.Module:
+    """A copy of ``net`` whose batch-norm statistics are estimated afresh on ``images``
+    (normalised floats) at ``resolution``: a network trained at several resolutions keeps one
+    average of their statistics, which fits none of them well (Yu & Huang 2019 calibrate
+    batch norm after training for each configuration; Touvron et al. 2019 measure the
+    train-test resolution discrepancy). The weights are unchanged."""
+    calibrated = copy.deepcopy(net).cpu().train()
+    for m in calibrated.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over every batch
+    for batch in images.split(batch_size):
+        calibrated(resize(batch.float(), resolution))
+    return calibrated.eval()
+
+
+class ByResolution(nn.Module):
+    """One variant served at several input resolutions: one network per resolution (the same
+    weights, batch norm calibrated at that resolution); inputs above ``cap`` are downsized to
+    it first."""
+
+    def __init__(self, cores: dict[int, nn.Module], cap: int):
+        super().__init__()
+        if cap not in cores:
+            raise ValueError(f"need a network at the cap {cap}, have {sorted(cores)}")
+        self.cores = nn.ModuleDict({str(r): m for r, m in cores.items()})
+        self.cap = cap
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] > self.cap:
+            x = resize(x, self.cap)
+        core = self.cores[str(x.shape[-1])] if str(x.shape[-1]) in self.cores else None
+        if core is None or x.shape[-1] != x.shape[-2]:
+            raise ValueError(f"no network for a {x.shape[-2]}×{x.shape[-1]} input; have "
+                             f"{sorted(int(r) for r in self.cores)}")
+        return core(x)
+
+
+@torch.no_grad()
 def quantize(net: nn.Module, calibration: torch.Tensor) -> nn.Module:
     """An 8-bit copy of a ``MobileNet``: modules fused, observers calibrated on
     ``calibration`` (normalised float images), converted for the x86 backend. Runs on CPU."""

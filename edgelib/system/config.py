@@ -20,7 +20,8 @@ on 127.0.0.1) and across real machines (each server's ``host`` its own address):
 port. ``load`` lists the models loaded at start; ``repository`` those RepositoryModelLoad may
 load (default: every model of the file). A model's ``kind`` and arguments are those of
 ``edgelib.system.hosted``; ``alpha`` (the moving average's weight, default 0.2) configures its
-queue. Relative weight paths are relative to the config file. A server's optional ``dispatch``
+queue. Relative weight paths (a model's ``weights``, or each of them when it maps input
+resolutions to files) are relative to the config file. A server's optional ``dispatch``
 (``{"ladder": [names, most accurate first], "bound_ms": T}``) serves requests for any ladder
 model with the adaptive paper's latency-bounded dispatcher (``edgelib.serving``); without it,
 each request runs on the model it names.
@@ -80,8 +81,10 @@ def _check_server(name: str, s: dict, models: dict, base: Path) -> ServerConfig:
     entries = {}
     for m in repository:
         entry = dict(models[m])
-        if "weights" in entry and not Path(entry["weights"]).is_absolute():
-            entry["weights"] = str(base / entry["weights"])
+        if isinstance(entry.get("weights"), dict):  # one file per input resolution
+            entry["weights"] = {r: _relative_to(base, w) for r, w in entry["weights"].items()}
+        elif "weights" in entry:
+            entry["weights"] = _relative_to(base, entry["weights"])
         entries[m] = entry
     return ServerConfig(name=name, host=s.get("host", "127.0.0.1"), port=port,
                         platform=s.get("platform", "edge-server"), load=load,
@@ -89,6 +92,13 @@ def _check_server(name: str, s: dict, models: dict, base: Path) -> ServerConfig:
                         max_message_bytes=s.get("max_message_bytes", 16 * 1024 * 1024),
                         max_concurrent_rpcs=s.get("max_concurrent_rpcs", 256), models=entries,
                         dispatch=s.get("dispatch"))
+
+
+def _relative_to(base: Path, weights) -> str:
+    """A weights path, relative ones taken from the config file's folder."""
+    if not isinstance(weights, str):
+        raise ValueError(f"a weights path must be a string, got {weights!r}")
+    return weights if Path(weights).is_absolute() else str(base / weights)
 
 
 def _check_dispatch(d, repository: tuple[str, ...]) -> list[str]:

@@ -13,8 +13,8 @@ MobileNet variants with ``register``):
 - ``linear``: a seeded random linear layer, features -> outputs: a real small computation.
 - ``mobilenet_variant``: a MobileNet variant of the adaptive paper (``serving_variants``):
   uint8 images [n, 3, r, r] for r in ``resolutions``, computed at most at ``cap`` pixels a side,
-  fp32 (batch norms folded) or int8. Arguments: weights, width, cap, bits, resolutions,
-  num_classes.
+  fp32 (batch norms folded) or int8. Arguments: weights (one state dict per resolution up to
+  the cap, {"16": path, …}), width, cap, bits, resolutions, num_classes.
 - ``module``: any torch module: ``factory`` ("package.module:callable", called with ``kwargs``),
   optional ``weights`` (a state dict), and the signature as ``input`` / ``output``
   (``{"datatype": "FP32", "shape": [-1, 4]}``). The config is the operator's, not the network's:
@@ -121,24 +121,19 @@ def linear(name: str, features: int = 16, outputs: int = 10, seed: int = 0,
                        TensorSpec("OUTPUT", "FP32", (-1, outputs)), **queue)
 
 
-def mobilenet_variant(name: str, weights: str, width: float, cap: int, bits: int = 32,
+def mobilenet_variant(name: str, weights: dict, width: float, cap: int, bits: int = 32,
                       resolutions: tuple[int, ...] = (16, 24, 32), num_classes: int = 10,
                       **queue) -> HostedModel:
-    import warnings
-
     from ..models import mobilenet as mb
+    from ..serving_variants import load_core
 
-    if bits not in (8, 32) or not isinstance(cap, int) or cap < 4 or not resolutions:
-        raise ValueError(f"model {name!r}: need bits 8 or 32, an integer cap >= 4 and "
-                         f"resolutions, got {bits!r}, {cap!r}, {resolutions!r}")
-    with warnings.catch_warnings():  # torch.ao's deprecation notices
-        warnings.simplefilter("ignore")
-        net = (mb.quantized_skeleton(num_classes, width) if bits == 8
-               else mb.mobilenet(num_classes, width))
-        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    core = net if bits == 8 else mb.fused(net)
-    capped = mb.MultiResolution(core, (cap,), cap=cap)
-    return HostedModel(name, "mobilenet_variant", _torch_runner(capped, True),
+    if (bits not in (8, 32) or not isinstance(cap, int) or not isinstance(weights, dict)
+            or set(weights) != {str(r) for r in resolutions if r <= cap}):
+        raise ValueError(f"model {name!r}: need bits 8 or 32, an integer cap and one weights "
+                         f"file per resolution up to the cap; got {bits!r}, {cap!r}, "
+                         f"{sorted(weights) if isinstance(weights, dict) else weights!r}")
+    cores = {int(r): load_core(path, width, bits, num_classes) for r, path in weights.items()}
+    return HostedModel(name, "mobilenet_variant", _torch_runner(mb.ByResolution(cores, cap), True),
                        TensorSpec("INPUT", "UINT8", (-1, 3, -1, -1)),
                        TensorSpec("OUTPUT", "FP32", (-1, num_classes)),
                        sample_shapes=tuple((3, int(r), int(r)) for r in resolutions), **queue)
