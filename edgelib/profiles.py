@@ -245,24 +245,28 @@ class ServingKnobs:
     latency_repeats: int = 30  # batch-1 timings per variant and resolution
     # the runtime experiments (none of these values is published; see papers.ADAPTIVE_*)
     bound_ms: float = 50.0  # the server's T
+    margin: float = 0.7  # policy "both-margin": the dispatcher's bound is margin × T
     upper_ms: float = 100.0  # the clients' TC_upper (> T, as the paper requires)
     lower_ms: float = 60.0  # the clients' TC_lower (> T)
     hold_off: int = 4  # answers at a new resolution before the next decision
     bandwidth_mbit: float = 50.0  # the shared cell link (tc where permitted)
-    clients: int = 48  # the ramp's last client count
+    clients: int = 32  # the ramp's last client count
     add_every_s: float = 1.0  # one more closed-loop client every this often
-    hold_s: float = 10.0  # the ramp holds its last client count this long
-    open_rate_per_s: float = 150.0  # open loop: Poisson arrivals
-    open_burst: float = 4.0  # × the rate during the flash crowd
+    hold_s: float = 8.0  # the ramp holds its last client count this long
+    open_rate_per_s: float = 100.0  # open loop: Poisson arrivals
+    open_burst: float = 3.5  # × the rate during the flash crowd
     open_horizon_s: float = 30.0
     open_burst_s: tuple[float, float] = (10.0, 20.0)
     timeout_s: float = 5.0  # every request's deadline
     sim_servers: int = 10  # beyond one machine: servers and clients of the simulator
     sim_clients: tuple[int, ...] = (100, 500, 1000, 2000, 5000)
-    sim_horizon_s: float = 2.0  # simulated seconds per scaling run
+    sim_rate_per_client: float = 1.0  # open loop: requests per second of each client
+    sim_horizon_s: float = 20.0  # simulated seconds per scaling run
 
     def __post_init__(self):
         problems = []
+        if not 0 < self.margin <= 1:
+            problems.append(f"margin must lie in (0, 1], got {self.margin!r}")
         if not (0 < self.bound_ms < self.lower_ms < self.upper_ms < 1e6):
             problems.append("need 0 < bound_ms < lower_ms < upper_ms (the paper: both client "
                             f"thresholds above T), got {self.bound_ms}, {self.lower_ms}, "
@@ -338,7 +342,8 @@ PROFILES: dict[str, Profile] = {
                              latency_repeats=3,
                              clients=4, add_every_s=0.5, hold_s=1.0, open_rate_per_s=40.0,
                              open_horizon_s=2.0, open_burst_s=(0.5, 1.0), sim_servers=2,
-                             sim_clients=(20, 100), sim_horizon_s=0.5),
+                             sim_clients=(20, 100), sim_rate_per_client=2.0,
+                             sim_horizon_s=2.0),
         decision=DecisionKnobs(measured_requests=2, bandwidths_mb=(1.0, 10.0), seeds=(0, 1),
                                requirement_share=1.5,
                                hidden=(32, 32, 32, 32), epochs=2, steps_per_epoch=300,
@@ -383,6 +388,8 @@ PROFILES: dict[str, Profile] = {
                                       width=96),
                        profile_repeats=100, sweep_configs=120, accuracy_images=None,
                        coding_images=100),
+        serving=ServingKnobs(widths=(0.25, 0.5, 0.75, 1.0),
+                             recipe=Recipe(epochs=100, batch_size=128, lr=0.1, warmup_epochs=2)),
         decision=DecisionKnobs(measured_requests=50, seeds=(0, 1, 2, 3, 4), epochs=30,
                                steps_per_epoch=5000, train_traces=50),
     ),

@@ -2,8 +2,9 @@
 server of the runtime, and the adaptive paper's load ramp and open-loop traffic run for real.
 
 ``prepare`` trains (or loads) the family, measures every variant (``serving_variants``), keeps
-the Pareto ladder and writes a deployment with two servers of the same models: ``adaptive``
-(the latency-bounded dispatcher) and ``fixed`` (each request on the model it names). ``run``
+the Pareto ladder and writes a deployment with three servers of the same models: ``adaptive``
+(the latency-bounded dispatcher, bound T), ``adaptive-margin`` (bound margin × T) and ``fixed``
+(each request on the model it names). ``run``
 starts one of them behind the shaped cell link and runs a job of ``serving_run``;
 ``timeline`` and ``summary`` reduce its records.
 """
@@ -19,7 +20,8 @@ import pandas as pd
 from . import cache, data, profiles, serving, serving_variants as sv
 from .system import config, shaping
 
-FIXED_POLICIES = ("client", "most-accurate", "cheapest")  # run on the server without dispatcher
+SERVER_OF = {"server": "adaptive", "both": "adaptive", "both-margin": "adaptive-margin",
+             "client": "fixed", "most-accurate": "fixed", "cheapest": "fixed"}
 
 
 @dataclass
@@ -50,6 +52,8 @@ def prepare(profile: profiles.Profile | str, progress: bool = True) -> Setup:
     names = list(ladder.variant)
     servers = {"adaptive": {"platform": "edge-core", "load": names,
                             "dispatch": {"ladder": names, "bound_ms": k.bound_ms}},
+               "adaptive-margin": {"platform": "edge-core", "load": names, "dispatch": {
+                   "ladder": names, "bound_ms": k.margin * k.bound_ms}},
                "fixed": {"platform": "edge-core", "load": names}}
     path = config.write(folder / "deploy.json", servers, entries)
     test = data.stratified(dataset.test, k.accuracy_images or 2000, profile.seed)
@@ -59,16 +63,20 @@ def prepare(profile: profiles.Profile | str, progress: bool = True) -> Setup:
     return Setup(profile, dataset, family, table, ladder, path, inputs, "tc" if ok else "none")
 
 
-def job(setup: Setup, policy: str, open_loop: bool = False, **changes) -> dict:
-    """A ``serving_run`` job of the profile's knobs (``changes`` override them)."""
+def job(setup: Setup, policy: str, open_loop: bool | dict = False, **changes) -> dict:
+    """A ``serving_run`` job of the profile's knobs (``changes`` override them); ``open_loop``
+    True for the profile's flash crowd, or the arrivals as a dict."""
     k = setup.profile.serving
     j = {"policy": policy, "inputs": str(setup.inputs), "ladder": list(setup.ladder.variant),
          "resolutions": sorted(k.resolutions, reverse=True), "bound_ms": k.bound_ms,
+         "server_bound_ms": k.margin * k.bound_ms if policy == "both-margin" else k.bound_ms,
          "controller": {"upper_ms": k.upper_ms, "lower_ms": k.lower_ms,
                         "hold_off": k.hold_off},
          "clients": k.clients, "add_every_s": k.add_every_s, "hold_s": k.hold_s,
          "timeout_s": k.timeout_s, "seed": setup.profile.seed}
-    if open_loop:
+    if isinstance(open_loop, dict):  # arrivals of one's own
+        j["open_loop"] = open_loop
+    elif open_loop:
         j["open_loop"] = {"rate_per_s": k.open_rate_per_s, "horizon_s": k.open_horizon_s,
                           "burst": k.open_burst, "burst_from_s": k.open_burst_s[0],
                           "burst_to_s": k.open_burst_s[1]}
@@ -80,10 +88,12 @@ def run(setup: Setup, the_job: dict) -> pd.DataFrame:
     cell link; one row per request, labelled with the policy, shaping and mode."""
     from .system.deployment import Deployment
 
-    name = "fixed" if the_job["policy"] in FIXED_POLICIES else "adaptive"
+    name = SERVER_OF[the_job["policy"]]
     with Deployment(setup.config, [name], link_bps(setup), runner="edgelib.serving_run") as dep:
         rows = dep.run(the_job, timeout_s=600.0)
+        cpu_s = dict(dep.cpu_s)
     df = pd.DataFrame(rows)
+    df.attrs["cpu_s"] = cpu_s  # CPU seconds of the server and the clients' process
     df["policy"], df["shaping"], df["mode"] = the_job["policy"], setup.shaping, "measured"
     df["load"] = "open loop" if the_job.get("open_loop") else "ramp"
     return df

@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 
 from . import papers, report
+from .serving_run import DISPATCHED
 
 
 def by_load(df: pd.DataFrame, the_job: dict) -> pd.DataFrame:
     """Per ramp load (closed-loop clients active when a request was sent): requests, mean
-    accuracy, mean / p99 latency, share on the ladder's last model, mean resolution."""
+    accuracy, mean / p99 / largest latency, share on the ladder's last model, mean
+    resolution."""
     from .serving_experiment import clients_at
 
     df = df[df.status == "OK"].assign(clients=clients_at(df[df.status == "OK"], the_job))
@@ -19,6 +21,7 @@ def by_load(df: pd.DataFrame, the_job: dict) -> pd.DataFrame:
     last = the_job["ladder"][-1]
     return pd.DataFrame({"requests": g.size(), "accuracy": g.correct.mean(),
                          "mean_ms": g.latency_ms.mean(), "p99_ms": g.latency_ms.quantile(0.99),
+                         "max_ms": g.latency_ms.max(),
                          "last_model": g.served_by.agg(lambda s: (s == last).mean()),
                          "resolution": g.resolution.mean()}).reset_index()
 
@@ -36,19 +39,39 @@ def validation(real: pd.DataFrame, sim: pd.DataFrame, min_requests: int = 50) ->
         "p99_error": both.p99_ms_sim / both.p99_ms_real - 1}).reset_index(drop=True)
 
 
-def knee(table: pd.DataFrame, at: float) -> dict:
-    """The Pareto ladder's cost per accuracy point below and above accuracy ``at`` (the paper:
-    linear until 60 %, then significantly more cycles): slopes in ms per point."""
+def knee(table: pd.DataFrame, at: float, by: str = "cpu_ms") -> dict:
+    """The Pareto front's (accuracy against ``by``) cost per accuracy point below and above
+    accuracy ``at`` (the paper: linear until 60 %, then significantly more cycles): the slopes
+    of straight lines fitted to the front's variants on each side (NaN with fewer than two)."""
     from .serving_variants import ladder
 
-    front = ladder(table).sort_values("accuracy")
-    acc, ms = 100 * front.accuracy.to_numpy(), front.cpu_ms.to_numpy()
-    below, above = acc <= at, acc >= at
+    front = ladder(table, by).sort_values("accuracy")
+    acc, cost = 100 * front.accuracy.to_numpy(), front[by].to_numpy()
     slope = {}
-    for name, mask in (("below", below), ("above", above)):
-        slope[name] = (float(np.polyfit(acc[mask], ms[mask], 1)[0]) if mask.sum() >= 2
+    for name, mask in (("below", acc <= at), ("above", acc >= at)):
+        slope[name] = (float(np.polyfit(acc[mask], cost[mask], 1)[0]) if mask.sum() >= 2
                        else float("nan"))
     return slope
+
+
+def _knee_claim(table: pd.DataFrame) -> dict:
+    at = papers.ADAPTIVE_LINEAR_UNTIL_ACC
+    t, m = knee(table, at, "cpu_ms"), knee(table, at, "macs_m")
+
+    def steep(s):
+        return s["above"] > 2 * s["below"] > 0
+
+    ours = (f"time front: {t['below']:.3f} ms/point below, {t['above']:.3f} above; MAC front: "
+            f"{m['below']:.2f} M/point below, {m['above']:.2f} above")
+    if np.isnan(t["below"]) or np.isnan(t["above"]):
+        verdict = ("not tested in CPU time (the time front has fewer than two variants on one "
+                   "side: a fixed per-layer cost makes small variants no cheaper); in MACs: "
+                   + ("steep above, as the paper says" if steep(m) else "not steep above"))
+    else:
+        verdict = (report.REPRODUCED if steep(t) else
+                   f"{report.DIVERGES} (the slope above {at:g} % is not twice the one below)")
+    return report.claim(f"§2 time grows linearly with accuracy until {at:g} %, then much faster",
+                        f"linear to {at:g} %, steep above", ours, verdict)
 
 
 def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: pd.DataFrame,
@@ -64,7 +87,6 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
         lambda g: g.sort_values("resolution").cpu_ms.iloc[-1] / g.sort_values(
             "resolution").cpu_ms.iloc[0], include_groups=False)
     px = (max(table.resolution) / min(table.resolution)) ** 2
-    slope = knee(table, papers.ADAPTIVE_LINEAR_UNTIL_ACC)
     x86 = papers.ADAPTIVE_MOBILENET_X86
     paper_span = x86["most_expensive"]["latency_ms_over"] / x86["cheapest"]["latency_ms"]
     rows = [
@@ -80,11 +102,7 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
                      f"{report.DIVERGES} (this CIFAR family spans {top.cpu_ms / cheap.cpu_ms:.1f}"
                      f"× in time, the paper's ImageNet one ≥ {paper_span:.0f}×; at batch 1 small "
                      "networks pay a fixed per-layer cost)"),
-        report.claim("§2 time grows linearly with accuracy until 60 %, then much faster",
-                     "linear to 60 %, steep above",
-                     f"{slope['below']:.3f} ms/point below, {slope['above']:.3f} above",
-                     report.REPRODUCED if slope["above"] > 2 * slope["below"] > 0 else
-                     f"{report.DIVERGES} (the slope above 60 % is not twice the one below)"),
+        _knee_claim(table),
         report.claim("§2 time is linear in the number of pixels",
                      "linear", f"{px:.0f}× the pixels: {pixel.min():.2f}–{pixel.max():.2f}× "
                      "the time", report.REPRODUCED if pixel.min() > 0.75 * px else
@@ -94,24 +112,29 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
                      f"x86: {speedup:.2f}× faster (median), at most {drop:.1f} points lost",
                      "needs an Arm machine (x86 measured instead)"),
     ]
-    server = ramp_rows.get("server")
-    if server is not None:
-        first, last = server.iloc[0], server.iloc[-1]
+    both = ramp_rows.get("both")
+    if both is not None:
+        quarter = max(1, len(both) // 4)
+        first, last = both.iloc[:quarter], both.iloc[-quarter:]
+        acc = [float(np.average(t.accuracy, weights=t.requests)) for t in (first, last)]
+        se = np.sqrt(sum(a * (1 - a) / t.requests.sum() for a, t in zip(acc, (first, last))))
         rows.append(report.claim(
             "§4 Fig. 3: accuracy falls as clients are added, to its minimum when every request "
-            "takes the last queue", "falls gently to the last queue's accuracy",
-            f"{100 * first.accuracy:.1f} % at {int(first.clients)} client(s) → "
-            f"{100 * last.accuracy:.1f} % at {int(last.clients)}; last queue "
-            f"{100 * last.last_model:.0f} % of requests at the peak",
-            report.REPRODUCED if last.accuracy < first.accuracy and last.last_model > 0.5
+            "takes the last queue (the paper's system, 'both')",
+            "falls gently to the last queue's accuracy",
+            f"{100 * acc[0]:.1f} % over the first quarter of the loads (≤ "
+            f"{int(first.clients.max())} clients) → {100 * acc[1]:.1f} % over the last (≥ "
+            f"{int(last.clients.min())}), ± {100 * se:.1f} SE; last queue "
+            f"{100 * both.last_model.iloc[-1]:.0f} % of requests at the peak",
+            report.REPRODUCED if acc[0] - acc[1] > 2 * se and both.last_model.iloc[-1] > 0.5
             else f"{report.DIVERGES} (the ramp did not push the server down its ladder)"))
-        worst = max(r.p99_ms.max() for r in ramp_rows.values() if r is not None)
+        worst = {p: r.max_ms.max() for p, r in ramp_rows.items() if p in DISPATCHED}
+        limit = papers.ADAPTIVE_MAX_LATENCY_MS
         rows.append(report.claim(
-            "§4 every request under 500 ms (not shown in the paper)",
-            f"< {papers.ADAPTIVE_MAX_LATENCY_MS:g} ms", f"worst p99 of any policy "
-            f"{worst:.0f} ms; dispatcher {server.p99_ms.max():.0f} ms",
-            report.REPRODUCED if server.p99_ms.max() < papers.ADAPTIVE_MAX_LATENCY_MS
-            else report.DIVERGES))
+            "§4 every request under 500 ms (not shown in the paper)", f"< {limit:g} ms",
+            "slowest request of the ramp: " + ", ".join(f"{p} {v:.0f} ms"
+                                                        for p, v in worst.items()),
+            report.REPRODUCED if max(worst.values()) < limit else report.DIVERGES))
     above, below = thresholds.iloc[0], thresholds.iloc[1]
     se = np.sqrt(sum(r.accuracy * (1 - r.accuracy) / r.requests for r in (above, below)))
     gap = above.accuracy - below.accuracy
@@ -130,11 +153,17 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
     if len(validation_table):
         worst_mean = validation_table.mean_error.abs().max()
         worst_p99 = validation_table.p99_error.abs().max()
+        inside = ((validation_table.mean_error.abs() <= 0.10)
+                  & (validation_table.p99_error.abs() <= 0.15)).sum()
         rows.append(report.claim(
             "Project goal: the simulator within 10 % (mean) / 15 % (p99) of the real ramp",
-            "—", f"worst {100 * worst_mean:.1f} % / {100 * worst_p99:.1f} % over "
-            f"{len(validation_table)} loads", report.REPRODUCED if worst_mean <= 0.10 and
-            worst_p99 <= 0.15 else report.DIVERGES))
+            "—", f"worst {100 * worst_mean:.1f} % / {100 * worst_p99:.1f} %; both within at "
+            f"{inside} of {len(validation_table)} (policy, load) pairs; median |error| "
+            f"{100 * validation_table.mean_error.abs().median():.1f} % / "
+            f"{100 * validation_table.p99_error.abs().median():.1f} %",
+            report.REPRODUCED if worst_mean <= 0.10 and worst_p99 <= 0.15 else
+            f"{report.DIVERGES} (see the validation table: the simulator holds the executor "
+            "for the server's per-request CPU, which the real server partly overlaps)"))
     return report.claims(rows, "09_paper_vs_here", profile)
 
 
@@ -154,7 +183,7 @@ def goal_readings(ramp_rows: dict, bound_ms: float) -> dict:
     table = pd.DataFrame(rows)
     ok = table[table.respects_T]
     best = ok.loc[ok.accuracy.idxmax(), "policy"] if len(ok) else None
-    met = best in ("server", "both")
+    met = best in DISPATCHED
     text = (f"cheapest sustains {len(loads)} of {len(cheap)} loads (≤ {max(loads)} clients); "
             if loads else "the cheapest variant sustains no load; ")
     text += (f"within T: {', '.join(ok.policy)}; most accurate of them: {best}"
@@ -181,13 +210,18 @@ def findings(setup, loads: dict, goal: dict, check: pd.DataFrame, scale: pd.Data
         f"**The ramp** (measured, paper's system 'both'): {100 * both.accuracy.iloc[0]:.1f} % "
         f"at {int(both.clients.iloc[0])} client(s), {100 * both.accuracy.iloc[-1]:.1f} % at "
         f"{int(both.clients.iloc[-1])}; p99 at most {both.p99_ms.max():.0f} ms (T = "
-        f"{k.bound_ms:g} ms).",
+        f"{k.bound_ms:g} ms). Every request went at R_1 = {max(k.resolutions)} in "
+        f"{int((both.resolution == max(k.resolutions)).sum())} of {len(both)} loads: the "
+        "dispatcher kept latencies under TC_upper, so the client loop seldom had cause to act.",
         f"**The goal** (measured): {goal['text']}.",
     ]
     if len(check):
-        lines.append(f"**Simulator vs real** (ramps 'server' and 'both', {len(check)} loads): "
-                     f"worst mean error {100 * check.mean_error.abs().max():.1f} %, worst p99 "
-                     f"error {100 * check.p99_error.abs().max():.1f} %.")
+        lines.append(f"**Simulator vs real** (ramps {', '.join(check.policy.unique())}; "
+                     f"{len(check)} (policy, load) pairs): median |error| "
+                     f"{100 * check.mean_error.abs().median():.1f} % (mean latency) and "
+                     f"{100 * check.p99_error.abs().median():.1f} % (p99), worst "
+                     f"{100 * check.mean_error.abs().max():.1f} % and "
+                     f"{100 * check.p99_error.abs().max():.1f} %.")
     top = scale[scale.clients == scale.clients.max()].set_index("policy")
     lines.append(f"**{scale.clients.max()} clients on {k.sim_servers} servers** (simulated): "
                  + "; ".join(f"{p} {100 * r.accuracy:.1f} %, p99 {r.p99_ms:.0f} ms"

@@ -12,8 +12,8 @@ Three kinds of load, each a JSON job run by ``python -m edgelib.serving_run JOB 
   ladder at every resolution (on the server without dispatcher): the simulator's calibration.
 
 A policy names who adapts: ``server`` (the dispatcher; clients at R_1), ``client`` (the
-clients' controllers; every request on the most accurate model), ``both``, ``most-accurate``
-and ``cheapest`` (fixed). One record per request: when it was sent and answered, latency,
+clients' controllers; every request on the most accurate model), ``both``, ``both-margin``
+(both, the dispatcher's bound a margin below T), ``most-accurate`` and ``cheapest`` (fixed). One record per request: when it was sent and answered, latency,
 resolution, which variant served it, whether it was right, and its status.
 """
 
@@ -32,7 +32,9 @@ from . import serving
 from .models import mobilenet as mb
 from .system import client
 
-POLICIES = ("server", "client", "both", "most-accurate", "cheapest")
+POLICIES = ("server", "client", "both", "both-margin", "most-accurate", "cheapest")
+DISPATCHED = ("server", "both", "both-margin")  # the server's dispatcher chooses the model
+CONTROLLED = ("client", "both", "both-margin")  # the clients control their resolution
 
 
 def _images(job: dict) -> tuple[dict[int, np.ndarray], np.ndarray]:
@@ -46,7 +48,7 @@ class _Client:
     def __init__(self, n: int, job: dict, address: str, images: dict, labels: np.ndarray):
         self.n, self.job, self.images, self.labels = n, job, images, labels
         self.conn = client.AsyncClient(address)
-        adaptive = job["policy"] in ("client", "both")
+        adaptive = job["policy"] in CONTROLLED
         c = job["controller"]
         self.controller = serving.ResolutionController(
             job["resolutions"], c["upper_ms"], c["lower_ms"], c["hold_off"],

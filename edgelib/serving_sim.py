@@ -10,9 +10,13 @@ system measures is drawn from its measured samples (``Calibration``, from ``cali
   request's service time is a draw from the measured compute times of its variant at its
   resolution; the dispatcher's estimate is the backlog (each queued request's model average +
   what remains of the running one) plus the chosen model's average;
+- the server process's own per-request work (gRPC, parsing, dispatch: ``server_cpu_ms``, its
+  measured CPU time per request beyond compute) shares one interpreter with the executor, so
+  it holds the executor too (the real server's throughput bound: 1 / (compute + this));
 - a request's image crosses the server's cell link (one at a time, at its bandwidth); every
-  request also pays ``rpc_ms``, the runtime's measured per-request time beyond compute,
-  queueing and transfer;
+  request also pays a draw of the runtime's measured per-request time beyond compute,
+  queueing and transfer (``rpc_ms``, one-client samples), less the part already held on the
+  executor;
 - whether an answer is right is drawn from the variant's measured accuracy at that resolution.
 """
 
@@ -25,6 +29,7 @@ import pandas as pd
 import simpy
 
 from . import serving
+from .serving_run import CONTROLLED, DISPATCHED, arrivals
 
 
 @dataclass
@@ -32,7 +37,8 @@ class Calibration:
     service_ms: dict  # (variant, resolution) -> measured compute times (ms)
     accuracy: dict  # (variant, resolution) -> share of right answers
     request_bytes: dict  # resolution -> bytes of one request message
-    rpc_ms: float  # per request, beyond compute, queueing and transfer
+    rpc_ms: np.ndarray  # samples: per request, beyond compute, queueing and transfer
+    server_cpu_ms: float = 0.0  # the server process's CPU per request beyond compute
     alpha: float = 0.2  # the runtime's moving-average weight
     seed: int = 0
 
@@ -40,14 +46,18 @@ class Calibration:
 def calibrate(records: pd.DataFrame, table: pd.DataFrame, request_bytes: dict,
               bandwidth_bps: float | None, seed: int = 0) -> Calibration:
     """From one-client sweep records (every variant at every resolution, one request at a
-    time): service-time samples, the per-request overhead (median of latency − compute −
-    queue − transfer), and accuracies from the variants' table at the resolution computed."""
+    time; ``records.attrs["cpu_s"]``, the processes' CPU seconds meanwhile): service-time
+    samples, per-request overhead samples (latency − compute − queue − transfer), the server
+    process's CPU per request beyond compute, and accuracies from the variants' table at the
+    resolution computed."""
     ok = records[records.status == "OK"]
     service = {(m, int(r)): g.compute_ms.to_numpy() for (m, r), g in
                ok.groupby(["served_by", "resolution"])}
     transfer = ok.resolution.map(lambda r: 8e3 * request_bytes[int(r)] / bandwidth_bps
                                  if bandwidth_bps else 0.0)
-    rpc = float(np.median(ok.latency_ms - ok.compute_ms - ok.queue_ms - transfer))
+    rpc = (ok.latency_ms - ok.compute_ms - ok.queue_ms - transfer).clip(lower=0).to_numpy()
+    cpu_s = records.attrs.get("cpu_s", {}).get("servers")
+    server_cpu = max(0.0, 1e3 * cpu_s / len(ok) - ok.compute_ms.mean()) if cpu_s else 0.0
     acc = {}
     for (m, r) in service:
         row = table[table.variant == m].iloc[0]
@@ -55,7 +65,7 @@ def calibrate(records: pd.DataFrame, table: pd.DataFrame, request_bytes: dict,
         same = table[(table.width == row.width) & (table.bits == row.bits)
                      & (table.resolution == at)]
         acc[(m, r)] = float(same.accuracy.iloc[0])
-    return Calibration(service, acc, dict(request_bytes), max(rpc, 0.0), seed=seed)
+    return Calibration(service, acc, dict(request_bytes), rpc, server_cpu, seed=seed)
 
 
 class _Server:
@@ -101,7 +111,7 @@ class _Server:
             samples = self.cal.service_ms[(model, resolution)]
             took = float(samples[self.rng.integers(len(samples))])
             self.running = (model, self.env.now)
-            yield self.env.timeout(took)
+            yield self.env.timeout(took + self.cal.server_cpu_ms)
             self.running = None
         self.average[model] = serving.moving_average(self.average[model], took, self.cal.alpha)
         return model, bool(self.rng.random() < self.cal.accuracy[(model, resolution)])
@@ -112,16 +122,17 @@ def simulate(job: dict, cal: Calibration, servers: int = 1,
     """A ``serving_run`` job (ramp or open loop) on ``servers`` servers, clients assigned
     round robin; one row per request, as the real run's records (``mode`` "simulated")."""
     env, rng = simpy.Environment(), np.random.default_rng(cal.seed)
-    dispatching = job["policy"] in ("server", "both")
+    dispatching = job["policy"] in DISPATCHED
     ladder = job["ladder"]
-    edge = [_Server(env, ladder if dispatching else None, job["bound_ms"], cal,
-                    bandwidth_bps, rng) for _ in range(servers)]
+    edge = [_Server(env, ladder if dispatching else None,
+                    job.get("server_bound_ms", job["bound_ms"]), cal, bandwidth_bps, rng)
+            for _ in range(servers)]
     c = job["controller"]
     records: list[dict] = []
     asked = ladder[-1] if job["policy"] == "cheapest" else ladder[0]
 
     def controller():
-        if job["policy"] not in ("client", "both"):
+        if job["policy"] not in CONTROLLED:
             return None
         return serving.ResolutionController(job["resolutions"], c["upper_ms"], c["lower_ms"],
                                             c["hold_off"], bound_ms=job["bound_ms"],
@@ -132,7 +143,8 @@ def simulate(job: dict, cal: Calibration, servers: int = 1,
         r = ctl.resolution if ctl else job["resolutions"][0]
         sent = env.now
         model, right = yield from edge[n % servers].serve(asked, r)
-        yield env.timeout(cal.rpc_ms)
+        rpc = float(cal.rpc_ms[rng.integers(len(cal.rpc_ms))])
+        yield env.timeout(max(0.0, rpc - cal.server_cpu_ms))
         latency = env.now - sent
         if ctl is not None:
             ctl.observe(latency, r)
@@ -147,7 +159,6 @@ def simulate(job: dict, cal: Calibration, servers: int = 1,
             yield from one(n, ctl)
 
     if job.get("open_loop"):
-        from .serving_run import arrivals
         o = job["open_loop"]
         ctls = [controller() for _ in range(job["clients"])]
 

@@ -75,3 +75,20 @@ def test_paper_two_level_encoders_train_a_step(cifar100, name):
     outs = two_level.TwoLevel(smap, first, seconds).outputs(cifar100.test)
     assert outs["first"].shape == (8, k) and outs["labels"].shape == (k, 8)
     assert sc.agreement(smap.assignment, smap.assignment) == 1.0
+
+
+def test_paper_mobilenet_family_trains_a_step(cifar10):
+    """Notebook 09's family at the paper profile's widths: each trains a step at every
+    resolution and gives every variant (per-resolution batch norm, 8 bits) its accuracy."""
+    from edgelib import serving_variants as sv
+
+    k = PAPER.serving
+    assert k.widths == (0.25, 0.5, 0.75, 1.0)
+    p = profiles.override(PAPER, serving=replace(k, recipe=_short(k.recipe), bn_images=8,
+                                                 calibration_images=8))
+    family = sv.train_family(p, cifar10, progress=False)
+    assert sorted(family) == list(k.widths)
+    for v in sv.variants(p):
+        if v.width == 0.75:
+            acc = sv.accuracy(sv.module(p, cifar10, v, family), cifar10.test, v.resolution)
+            assert 0.0 <= acc <= 1.0

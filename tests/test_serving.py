@@ -233,7 +233,7 @@ def _calibration():
     service = {("big", 32): np.array([10.0]), ("big", 16): np.array([4.0]),
                ("small", 32): np.array([1.0]), ("small", 16): np.array([0.5])}
     acc = {("big", 32): 0.9, ("big", 16): 0.7, ("small", 32): 0.5, ("small", 16): 0.3}
-    return ss.Calibration(service, acc, {32: 3100, 16: 800}, rpc_ms=0.5)
+    return ss.Calibration(service, acc, {32: 3100, 16: 800}, rpc_ms=np.array([0.5]))
 
 
 def test_simulated_dispatcher_moves_down_the_ladder_under_load(monkeypatch):

@@ -86,13 +86,16 @@ class ModelQueue:
         self.average_s: float | None = None  # moving average of the service time
         self.stopped = False
 
-    def warm_up(self) -> "ModelQueue":
-        """Run one zero input (first calls are slow); its time seeds the moving average. A
-        model of several sample shapes warms up on the largest."""
-        shape = ([1, *max(self.model.sample_shapes)] if self.model.sample_shapes else
-                 [1 if d == -1 else d for d in self.model.input.shape])
-        _, self.average_s = self.executor.compute(
-            self.model, np.zeros(shape, DATATYPES[self.model.input.datatype]))
+    def warm_up(self, calls: int = 3) -> "ModelQueue":
+        """Run zero inputs ``calls`` times on every sample shape the model takes (first calls
+        are slow: oneDNN builds its kernels per shape); the last time, on the largest shape,
+        seeds the moving average."""
+        shapes = (sorted([1, *s] for s in self.model.sample_shapes) if self.model.sample_shapes
+                  else [[1 if d == -1 else d for d in self.model.input.shape]])
+        for shape in shapes:
+            x = np.zeros(shape, DATATYPES[self.model.input.datatype])
+            for _ in range(calls):
+                _, self.average_s = self.executor.compute(self.model, x)
         return self
 
     def submit(self, job: Job) -> None:
