@@ -118,19 +118,22 @@ def timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
 
 
 def summary(frames: list[pd.DataFrame], bound_ms: float, slo_ms: float) -> pd.DataFrame:
-    """One row per policy: requests, mean accuracy (failures count as wrong), mean / p99
-    latency, share over the SLO, failures."""
+    """One row per run: requests, accuracy (%, failures count as wrong), mean / p99 latency of
+    the answered requests, the share over the SLO end to end (failures count as over), the
+    share whose time in the server (queue + compute) exceeded T, failures (%)."""
     rows = []
     for df in frames:
-        server_ms = df.queue_ms + df.compute_ms
-        rows.append({"policy": df.policy.iloc[0], "load": df.load.iloc[0],
-                     "requests": len(df), "accuracy": df.correct.mean(),
-                     "mean_ms": df.latency_ms.mean(), "p99_ms": df.latency_ms.quantile(0.99),
-                     "server_p99_ms": server_ms.quantile(0.99),
-                     f"over_{slo_ms:g}ms": (df.latency_ms > slo_ms).mean(),
-                     "server_over_T": (server_ms > bound_ms).mean(),
-                     "failed": (df.status != "OK").mean(), "shaping": df.shaping.iloc[0],
-                     "mode": df["mode"].iloc[0]})
+        ok = df[df.status == "OK"]
+        server_ms = (ok.queue_ms + ok.compute_ms if {"queue_ms", "compute_ms"} <= set(ok)
+                     else pd.Series(np.nan, index=ok.index))  # simulated: not recorded
+        rows.append({"policy": df.policy.iloc[0], "requests": len(df),
+                     "accuracy %": 100 * df.correct.mean(), "mean ms": ok.latency_ms.mean(),
+                     "p99 ms": ok.latency_ms.quantile(0.99),
+                     f"% over SLO ({slo_ms:g} ms)": 100 * ((df.status != "OK")
+                                                        | (df.latency_ms > slo_ms)).mean(),
+                     "% over T in server": (100 * (server_ms > bound_ms).mean()
+                                            if server_ms.notna().any() else float("nan")),
+                     "% failed": 100 * (df.status != "OK").mean(), "mode": df["mode"].iloc[0]})
     return pd.DataFrame(rows)
 
 
@@ -146,3 +149,18 @@ def request_bytes(setup: Setup) -> dict[int, int]:
 def link_bps(setup: Setup) -> float | None:
     """The cell link's rate when it is shaped, else None (loopback)."""
     return setup.profile.serving.bandwidth_mbit * 1e6 if setup.shaping == "tc" else None
+
+
+def describe(setup: Setup) -> str:
+    """Where the numbers come from and the knobs of the runs, for a notebook to print."""
+    k = setup.profile.serving
+    link = (f"tc (tbf) at {k.bandwidth_mbit:g} Mbit/s" if setup.shaping == "tc"
+            else "loopback, unshaped (tc not permitted here)")
+    return (f"variants served on platform edge-core (1 thread), batch 1; cell link: {link}\n"
+            f"T = {k.bound_ms:g} ms (policy both-margin: {k.margin:g} T); clients: resolutions "
+            f"{sorted(k.resolutions, reverse=True)}, TC_upper = {k.upper_ms:g} ms, TC_lower = "
+            f"{k.lower_ms:g} ms, hold-off {k.hold_off} answers\n"
+            f"ramp: +1 client every {k.add_every_s:g} s to {k.clients}, held {k.hold_s:g} s; "
+            f"open loop: {k.open_rate_per_s:g} requests/s, ×{k.open_burst:g} in "
+            f"[{k.open_burst_s[0]:g}, {k.open_burst_s[1]:g}) s of {k.open_horizon_s:g} s; every "
+            f"request's deadline {k.timeout_s:g} s")

@@ -64,9 +64,10 @@ def _knee_claim(table: pd.DataFrame) -> dict:
     ours = (f"time front: {t['below']:.3f} ms/point below, {t['above']:.3f} above; MAC front: "
             f"{m['below']:.2f} M/point below, {m['above']:.2f} above")
     if np.isnan(t["below"]) or np.isnan(t["above"]):
-        verdict = ("not tested in CPU time (the time front has fewer than two variants on one "
-                   "side: a fixed per-layer cost makes small variants no cheaper); in MACs: "
-                   + ("steep above, as the paper says" if steep(m) else "not steep above"))
+        verdict = ("not comparable in CPU time (the time front has fewer than two variants on "
+                   f"one side of {at:g} %, an ImageNet accuracy applied to CIFAR-10); in MACs "
+                   "the front's slope above is " + (f"{m['above'] / m['below']:.0f}× the one "
+                                                     "below" if m["below"] > 0 else "undefined"))
     else:
         verdict = (report.REPRODUCED if steep(t) else
                    f"{report.DIVERGES} (the slope above {at:g} % is not twice the one below)")
@@ -80,7 +81,8 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
     the project goal's readings (``goal_readings``); ``thresholds``: the measured ramps of the
     paper's system with client thresholds above T (row 0) and below it (row 1)."""
     fp, q8 = (table[table.bits == b].set_index(["width", "resolution"]) for b in (32, 8))
-    speedup = (fp.cpu_ms / q8.cpu_ms).median()
+    ratio = fp.cpu_ms / q8.cpu_ms
+    speedup = ratio.median()
     drop = 100 * (fp.accuracy - q8.accuracy).abs().max()
     top, cheap = table.loc[table.accuracy.idxmax()], table.loc[table.cpu_ms.idxmin()]
     pixel = table.groupby(["width", "bits"]).apply(
@@ -109,7 +111,8 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
                      f"{report.DIVERGES} (batch-1 time is mostly per-layer overhead here)"),
         report.claim("§2 8-bit weights halve the time, accuracy barely moves (on Arm)",
                      f"{papers.ADAPTIVE_INT8_SPEEDUP:g}× faster, negligible loss",
-                     f"x86: {speedup:.2f}× faster (median), at most {drop:.1f} points lost",
+                     f"x86: {speedup:.2f}× faster (median; {ratio.min():.2f}–{ratio.max():.2f}"
+                     f"×), at most {drop:.1f} points lost",
                      "needs an Arm machine (x86 measured instead)"),
     ]
     both = ramp_rows.get("both")
@@ -121,7 +124,8 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
         rows.append(report.claim(
             "§4 Fig. 3: accuracy falls as clients are added, to its minimum when every request "
             "takes the last queue (the paper's system, 'both')",
-            "falls gently to the last queue's accuracy",
+            "§4: 'the accuracy starts to fall, reaching a global minima when the requests are "
+            "placed only in the last queue'",
             f"{100 * acc[0]:.1f} % over the first quarter of the loads (≤ "
             f"{int(first.clients.max())} clients) → {100 * acc[1]:.1f} % over the last (≥ "
             f"{int(last.clients.min())}), ± {100 * se:.1f} SE; last queue "
@@ -136,15 +140,14 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
                                                         for p, v in worst.items()),
             report.REPRODUCED if max(worst.values()) < limit else report.DIVERGES))
     above, below = thresholds.iloc[0], thresholds.iloc[1]
-    se = np.sqrt(sum(r.accuracy * (1 - r.accuracy) / r.requests for r in (above, below)))
-    gap = above.accuracy - below.accuracy
+    slo = [c for c in thresholds.columns if c.startswith("% over SLO")][0]
     rows.append(report.claim(
         "§3 the clients' thresholds must lie above T for the two loops to work together",
-        papers.ADAPTIVE_THRESHOLD_CONSTRAINT,
-        f"thresholds below T: accuracy {100 * below.accuracy:.1f} % vs {100 * above.accuracy:.1f}"
-        f" % above (± {100 * se:.1f} SE), p99 {below.p99_ms:.0f} vs {above.p99_ms:.0f} ms",
-        report.REPRODUCED if gap > 2 * se else f"{report.DIVERGES} (below T costs no "
-        "measurable accuracy here)"))
+        f"{papers.ADAPTIVE_THRESHOLD_CONSTRAINT} (a requirement; no measurement given)",
+        f"thresholds below T: accuracy {below['accuracy %']:.1f} vs {above['accuracy %']:.1f} % "
+        f"above T, p99 {below['p99 ms']:.0f} vs {above['p99 ms']:.0f} ms, "
+        f"{below[slo]:.1f} vs {above[slo]:.1f} % over the SLO",
+        "inconclusive (one measured run each; the run-to-run spread was not measured)"))
     rows.append(report.claim(
         "Project goal: p99 ≤ T at every load the cheapest variant sustains, and the highest "
         "accuracy among the policies that respect T", "— (this repository's goal)",
@@ -162,8 +165,10 @@ def claims(table: pd.DataFrame, ramp_rows: dict, goal: dict, validation_table: p
             f"{100 * validation_table.mean_error.abs().median():.1f} % / "
             f"{100 * validation_table.p99_error.abs().median():.1f} %",
             report.REPRODUCED if worst_mean <= 0.10 and worst_p99 <= 0.15 else
-            f"{report.DIVERGES} (see the validation table: the simulator holds the executor "
-            "for the server's per-request CPU, which the real server partly overlaps)"))
+            f"{report.DIVERGES} (mean latency too low at "
+            f"{int((validation_table.mean_error < -0.10).sum())} pairs, too high at "
+            f"{int((validation_table.mean_error > 0.10).sum())}; a p99 from one load's "
+            "few hundred requests is itself noisy)"))
     return report.claims(rows, "09_paper_vs_here", profile)
 
 
@@ -198,22 +203,29 @@ def findings(setup, loads: dict, goal: dict, check: pd.DataFrame, scale: pd.Data
     """The closing section's lines, every number from the measurements."""
     t, k = setup.table, setup.profile.serving
     fp, q8 = (t[t.bits == b].set_index(["width", "resolution"]) for b in (32, 8))
-    both = loads["both"]
+    top, cheap = t.loc[t.accuracy.idxmax()], t.loc[t.cpu_ms.idxmin()]
+    lad, both = setup.ladder, loads["both"]
     lines = [
         f"**The family** ({len(t)} variants, measured): {100 * t.accuracy.min():.1f}–"
-        f"{100 * t.accuracy.max():.1f} % top-1 for {t.cpu_ms.min():.2f}–{t.cpu_ms.max():.2f} ms "
-        f"of CPU per image ({t.cpu_ms.max() / t.cpu_ms.min():.1f}×; "
-        f"{t.macs_m.max() / t.macs_m.min():.0f}× in multiply-accumulates). 8 bits: "
+        f"{100 * t.accuracy.max():.1f} % top-1; the most accurate costs "
+        f"{top.cpu_ms / cheap.cpu_ms:.1f}× the CPU time of the cheapest, though "
+        f"{t.macs_m.max() / t.macs_m.min():.0f}× the multiply-accumulates separate the "
+        f"family's ends: at batch 1 these small networks pay a fixed cost per layer. 8 bits: "
         f"{(fp.cpu_ms / q8.cpu_ms).median():.2f}× faster (median), at most "
         f"{100 * (fp.accuracy - q8.accuracy).abs().max():.1f} points lost. The ladder keeps "
-        f"{len(setup.ladder)} of them.",
-        f"**The ramp** (measured, paper's system 'both'): {100 * both.accuracy.iloc[0]:.1f} % "
-        f"at {int(both.clients.iloc[0])} client(s), {100 * both.accuracy.iloc[-1]:.1f} % at "
-        f"{int(both.clients.iloc[-1])}; p99 at most {both.p99_ms.max():.0f} ms (T = "
-        f"{k.bound_ms:g} ms). Every request went at R_1 = {max(k.resolutions)} in "
-        f"{int((both.resolution == max(k.resolutions)).sum())} of {len(both)} loads: the "
-        "dispatcher kept latencies under TC_upper, so the client loop seldom had cause to act.",
-        f"**The goal** (measured): {goal['text']}.",
+        f"{len(lad)}; below its top, its rungs span only {lad.cpu_ms.min():.2f}–"
+        f"{lad.cpu_ms.iloc[1:].max():.2f} ms, so the dispatcher has little room to shed load.",
+        f"**The ramp** (measured, the paper's system 'both'): accuracy falls from "
+        f"{100 * both.accuracy.iloc[0]:.1f} % at {int(both.clients.iloc[0])} client to "
+        f"{100 * both.accuracy.iloc[-1]:.1f} % at {int(both.clients.iloc[-1])} as the server "
+        f"moves down its ladder; p99 at most {both.p99_ms.max():.0f} ms, the slowest request "
+        f"{both.max_ms.max():.0f} ms (T = {k.bound_ms:g} ms). Every request went at R_1 = "
+        f"{max(k.resolutions)} in {int((both.resolution == max(k.resolutions)).sum())} of "
+        f"{len(both)} loads: the client loop acts only when a latency exceeds TC_upper = "
+        f"{k.upper_ms:g} ms, which the dispatcher seldom lets happen.",
+        f"**The goal** (measured, end to end): {goal['text']}. The paper's rule fills the "
+        "*estimated* latency up to its bound, and its estimate counts the models' compute only, "
+        "not the runtime's own time per request, so realised latencies straddle T.",
     ]
     if len(check):
         lines.append(f"**Simulator vs real** (ramps {', '.join(check.policy.unique())}; "
@@ -221,16 +233,20 @@ def findings(setup, loads: dict, goal: dict, check: pd.DataFrame, scale: pd.Data
                      f"{100 * check.mean_error.abs().median():.1f} % (mean latency) and "
                      f"{100 * check.p99_error.abs().median():.1f} % (p99), worst "
                      f"{100 * check.mean_error.abs().max():.1f} % and "
-                     f"{100 * check.p99_error.abs().max():.1f} %.")
-    top = scale[scale.clients == scale.clients.max()].set_index("policy")
-    lines.append(f"**{scale.clients.max()} clients on {k.sim_servers} servers** (simulated): "
-                 + "; ".join(f"{p} {100 * r.accuracy:.1f} %, p99 {r.p99_ms:.0f} ms"
-                             for p, r in top.iterrows()) + ".")
+                     f"{100 * check.p99_error.abs().max():.1f} %: the scaling below is an "
+                     "estimate of that quality.")
+    big = scale[scale.clients == scale.clients.max()].set_index("policy")
+    lines.append(f"**{scale.clients.max()} clients on {k.sim_servers} servers** (simulated, "
+                 f"{k.sim_rate_per_client:g} request/s each): " + "; ".join(
+                     f"{p} {r['accuracy %']:.1f} % right, p99 {r['p99 ms']:.0f} ms, "
+                     f"{r['% failed']:.0f} % past their deadline" for p, r in big.iterrows())
+                 + ".")
     a, b = thresholds.iloc[0], thresholds.iloc[1]
-    lines.append(f"**Client thresholds below T** (measured): accuracy {100 * a.accuracy:.1f} "
-                 f"→ {100 * b.accuracy:.1f} %, p99 {a.p99_ms:.0f} → {b.p99_ms:.0f} ms.")
-    slo = [c for c in open_summary.columns if c.startswith("over_")][0]
-    lines.append("**Open loop with a flash crowd** (measured): " + "; ".join(
-        f"{r.policy} {100 * r.accuracy:.1f} % right, {100 * r[slo]:.1f} % over the SLO"
-        for _, r in open_summary.iterrows()) + ".")
+    lines.append(f"**Client thresholds below T** (measured, one run each): accuracy "
+                 f"{a['accuracy %']:.1f} → {b['accuracy %']:.1f} %, p99 {a['p99 ms']:.0f} → "
+                 f"{b['p99 ms']:.0f} ms.")
+    slo = [c for c in open_summary.columns if c.startswith("% over SLO")][0]
+    lines.append("**Open loop with a flash crowd** (measured; failures count as over the SLO): "
+                 + "; ".join(f"{r.policy} {r['accuracy %']:.1f} % right, {r[slo]:.1f} % over"
+                             for _, r in open_summary.iterrows()) + ".")
     return lines

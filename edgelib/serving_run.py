@@ -134,8 +134,10 @@ async def _run(job: dict) -> tuple[list[dict], float]:
     images, labels = _images(job)
     address = job["addresses"]["0"] if "0" in job["addresses"] else job["addresses"][0]
     clients = [_Client(n, job, address, images, labels) for n in range(job["clients"])]
-    for c in clients:  # channels open (and the server answers) before the clock starts
+    for c in clients:  # channels open and one real request answered before the clock starts
         await c.conn.triton.is_server_live()
+        await c.conn.infer(c.model, images[job["resolutions"][0]][:1],
+                           timeout_s=job["timeout_s"])
     cpu0, t0 = time.process_time(), time.perf_counter()
     try:
         run = (_sweep if job.get("sweep") else _open_loop if job.get("open_loop") else _ramp)

@@ -17,7 +17,9 @@ system measures is drawn from its measured samples (``Calibration``, from ``cali
   request also pays a draw of the runtime's measured per-request time beyond compute,
   queueing and transfer (``rpc_ms``, one-client samples), less the part already held on the
   executor;
-- whether an answer is right is drawn from the variant's measured accuracy at that resolution.
+- whether an answer is right is drawn from the variant's measured accuracy at that resolution;
+- every request has the job's deadline: one still queued when it passes is dropped (as the
+  runtime does), one answered later counts as failed (the client has given up).
 """
 
 from __future__ import annotations
@@ -96,8 +98,9 @@ class _Server:
         estimates = [serving.estimated_ms(ahead, self.average[m]) for m in self.ladder]
         return self.ladder[serving.dispatch(estimates, self.bound_ms)]
 
-    def serve(self, asked: str, resolution: int):
-        """Upload, dispatch, queue, compute; returns (model, right?)."""
+    def serve(self, asked: str, resolution: int, deadline: float = float("inf")):
+        """Upload, dispatch, queue, compute; returns (model, right?), or (model, None) when the
+        deadline passed while it was queued (the runtime drops it, never computed)."""
         if self.bandwidth_bps:
             with self.link.request() as turn:
                 yield turn
@@ -108,6 +111,8 @@ class _Server:
         with self.executor.request() as turn:
             yield turn
             self.queued.remove(model)
+            if self.env.now > deadline:
+                return model, None
             samples = self.cal.service_ms[(model, resolution)]
             took = float(samples[self.rng.integers(len(samples))])
             self.running = (model, self.env.now)
@@ -122,6 +127,7 @@ def simulate(job: dict, cal: Calibration, servers: int = 1,
     """A ``serving_run`` job (ramp or open loop) on ``servers`` servers, clients assigned
     round robin; one row per request, as the real run's records (``mode`` "simulated")."""
     env, rng = simpy.Environment(), np.random.default_rng(cal.seed)
+    timeout = 1e3 * job.get("timeout_s", float("inf"))
     dispatching = job["policy"] in DISPATCHED
     ladder = job["ladder"]
     edge = [_Server(env, ladder if dispatching else None,
@@ -142,15 +148,17 @@ def simulate(job: dict, cal: Calibration, servers: int = 1,
     def one(n: int, ctl):
         r = ctl.resolution if ctl else job["resolutions"][0]
         sent = env.now
-        model, right = yield from edge[n % servers].serve(asked, r)
-        rpc = float(cal.rpc_ms[rng.integers(len(cal.rpc_ms))])
-        yield env.timeout(max(0.0, rpc - cal.server_cpu_ms))
-        latency = env.now - sent
+        model, right = yield from edge[n % servers].serve(asked, r, sent + timeout)
+        if right is not None:
+            rpc = float(cal.rpc_ms[rng.integers(len(cal.rpc_ms))])
+            yield env.timeout(max(0.0, rpc - cal.server_cpu_ms))
+        latency = min(env.now - sent, timeout)
+        late = right is None or env.now - sent > timeout  # the client's deadline
         if ctl is not None:
             ctl.observe(latency, r)
         records.append({"client": n, "sent_s": sent / 1e3, "resolution": r,
-                        "latency_ms": latency, "served_by": model, "correct": right,
-                        "status": "OK"})
+                        "latency_ms": latency, "served_by": model, "correct": bool(right)
+                        and not late, "status": "DEADLINE_EXCEEDED" if late else "OK"})
 
     def closed_loop(n: int, end_ms: float):
         yield env.timeout(1e3 * n * job["add_every_s"])

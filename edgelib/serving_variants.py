@@ -147,9 +147,10 @@ def cost(net: torch.nn.Module, resolution: int, platform: platforms.Platform,
     median ms, CPU ms (this process, every thread) per image, multiply-accumulates."""
     x = torch.zeros(1, 3, resolution, resolution)
     with torch.inference_mode():
+        profiling.time_ms(lambda: net(x), platform, warmup=3, repeats=1)  # warm-up, untimed
         cpu0 = time.process_time()
-        t = profiling.time_ms(lambda: net(x), platform, warmup=3, repeats=repeats)
-        cpu_ms = 1e3 * (time.process_time() - cpu0) / (repeats + 3) * platform.slowdown
+        t = profiling.time_ms(lambda: net(x), platform, warmup=0, repeats=repeats)
+        cpu_ms = 1e3 * (time.process_time() - cpu0) / repeats * platform.slowdown
     return {"ms": t["median_ms"], "cpu_ms": cpu_ms}
 
 
